@@ -1,0 +1,140 @@
+"""The one exception tree of cleanexit.
+
+Every error carries a stable machine code (``error_code``) and a human description that never
+contains token text. The HTTP integration is the only place that turns these into responses.
+
+    CleanexitError                      cleanexit_error
+    ├── ConfigurationError              configuration_error
+    ├── CredentialsMissingError         (no code: RFC 6750 §3.1 says none for a missing token)
+    ├── InvalidTokenError               invalid_token            RFC 6750 §3.1
+    │   ├── MalformedTokenError             "malformed"
+    │   ├── BadSignatureError               "bad signature"
+    │   ├── ExpiredTokenError               "expired"
+    │   ├── ImmatureTokenError              "not yet valid"
+    │   ├── ClaimError                      wrong type / issuer / audience, missing claim
+    │   └── RevokedTokenError               revoked, session ended, logged out everywhere
+    ├── InvalidCredentialsError         invalid_credentials      wrong username or password
+    ├── InvalidGrantError               invalid_grant            RFC 6749 §5.2 (refresh)
+    ├── InvalidRequestError             invalid_request
+    ├── InvalidClientError              invalid_client           RFC 7662 client auth
+    ├── CsrfError                       csrf_failed
+    ├── NotFoundError                   not_found
+    └── StoreError                      store_error
+        └── StoreUnavailableError       temporarily_unavailable  fail closed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadSignatureError",
+    "ClaimError",
+    "CleanexitError",
+    "ConfigurationError",
+    "CredentialsMissingError",
+    "CsrfError",
+    "ExpiredTokenError",
+    "ImmatureTokenError",
+    "InvalidClientError",
+    "InvalidCredentialsError",
+    "InvalidGrantError",
+    "InvalidRequestError",
+    "InvalidTokenError",
+    "MalformedTokenError",
+    "NotFoundError",
+    "RevokedTokenError",
+    "StoreError",
+    "StoreUnavailableError",
+]
+
+
+class CleanexitError(Exception):
+    """Root of every error cleanexit raises on purpose."""
+
+    error_code: str = "cleanexit_error"
+    default_description: str = "cleanexit error"
+
+    def __init__(self, description: str | None = None) -> None:
+        self.description = description or self.default_description
+        super().__init__(self.description)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.description!r})"
+
+
+class ConfigurationError(CleanexitError):
+    error_code = "configuration_error"
+    default_description = "invalid configuration"
+
+
+class CredentialsMissingError(CleanexitError):
+    error_code = ""
+    default_description = "no credentials were sent"
+
+
+class InvalidTokenError(CleanexitError):
+    error_code = "invalid_token"
+    default_description = "invalid token"
+
+
+class MalformedTokenError(InvalidTokenError):
+    default_description = "malformed"
+
+
+class BadSignatureError(InvalidTokenError):
+    default_description = "bad signature"
+
+
+class ExpiredTokenError(InvalidTokenError):
+    default_description = "expired"
+
+
+class ImmatureTokenError(InvalidTokenError):
+    default_description = "not yet valid"
+
+
+class ClaimError(InvalidTokenError):
+    default_description = "invalid claim"
+
+
+class RevokedTokenError(InvalidTokenError):
+    default_description = "revoked"
+
+
+class InvalidCredentialsError(CleanexitError):
+    error_code = "invalid_credentials"
+    default_description = "wrong username or password"
+
+
+class InvalidGrantError(CleanexitError):
+    error_code = "invalid_grant"
+    default_description = "the refresh token is invalid, expired, revoked or was already used"
+
+
+class InvalidRequestError(CleanexitError):
+    error_code = "invalid_request"
+    default_description = "the request is malformed"
+
+
+class InvalidClientError(CleanexitError):
+    error_code = "invalid_client"
+    default_description = "client authentication failed"
+
+
+class CsrfError(CleanexitError):
+    error_code = "csrf_failed"
+    default_description = "missing or mismatched X-CSRF-Token header"
+
+
+class NotFoundError(CleanexitError):
+    error_code = "not_found"
+    default_description = "not found"
+
+
+class StoreError(CleanexitError):
+    error_code = "store_error"
+    default_description = "revocation store error"
+
+
+class StoreUnavailableError(StoreError):
+    error_code = "temporarily_unavailable"
+    default_description = "the revocation state cannot be trusted right now; try again shortly"
