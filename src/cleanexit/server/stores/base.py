@@ -10,12 +10,15 @@ errors leave a store only as ``StoreUnavailableError`` (fail closed, invariant 3
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..revocation import Revocation
+
+if TYPE_CHECKING:
+    from ..replica import Replica
 
 __all__ = [
     "Cursor",
@@ -176,6 +179,13 @@ class Store(abc.ABC):
         process sharing this store (false alarms allowed, misses not). ``None`` means the
         store cannot tell cheaply, so the replica must use another way to stay fresh."""
         return None
+
+    def make_replica(self, *, clock: Callable[[], float]) -> Replica:
+        """The replica that keeps a process's view fresh; stores without a cheap change
+        marker (Redis) return their own."""
+        from ..replica import PollingReplica
+
+        return PollingReplica(store=self, clock=clock)
 
     # -- upkeep --------------------------------------------------------------------------
     @abc.abstractmethod

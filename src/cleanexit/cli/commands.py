@@ -1,0 +1,111 @@
+"""The typer application. Server commands live here and in ``admin``; the terminal client's
+commands are registered from ``client_cmds``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import CleanexitError, ConfigurationError
+from ..settings import Settings
+from . import admin
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="cleanexit",
+    help="Full session termination for JWT APIs: the server, its admin, and a terminal client.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold secrets
+)
+DataDir = Annotated[
+    Path,
+    typer.Option("--data-dir", envvar="CLEANEXIT_DATA_DIR", help="Where keys and SQLite live."),
+]
+DEMO_USERS = {"alice": "correct horse battery staple", "bob": "correct horse battery staple"}
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = Path(".cleanexit"),
+    host: Annotated[str, typer.Option(envvar="CLEANEXIT_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="CLEANEXIT_PORT")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, envvar="CLEANEXIT_WORKERS")] = 1,
+    store_url: Annotated[str | None, typer.Option(envvar="CLEANEXIT_STORE_URL")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Seed demo users alice and bob.")] = False,
+    log_level: Annotated[str, typer.Option(envvar="CLEANEXIT_LOG_LEVEL")] = "info",
+) -> None:
+    """Run the auth service (uvicorn) with the embedded SQLite store unless --store-url says."""
+    import uvicorn
+
+    data_dir = data_dir.resolve()
+    os.environ["CLEANEXIT_DATA_DIR"] = str(data_dir)  # workers read their settings from env
+    if store_url:
+        os.environ["CLEANEXIT_STORE_URL"] = store_url
+    settings = _settings()
+    runtime = admin.preflight(settings)  # creates the secret once, before workers race for it
+    echo = typer.echo
+    echo(f"cleanexit serve: data dir {data_dir}")
+    echo(f"  store      {_redact(settings.store_url_resolved())}")
+    echo(f"  signing    {runtime.keys.algorithm} (kid {runtime.keys.active.kid})")
+    if demo:
+        _seed_demo(runtime.users, host)
+    echo(f"  listening  http://{host}:{port}/  ({workers} worker{'s' * (workers > 1)})")
+    uvicorn.run(
+        "cleanexit.integrations.fastapi:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        server_header=False,
+    )
+
+
+def _seed_demo(users: object, host: str) -> None:
+    from ..server.users import SqliteUsers
+
+    assert isinstance(users, SqliteUsers)
+    for name, password in DEMO_USERS.items():
+        if not users.exists(name):
+            users.add(name, password)
+    typer.echo(f"  demo users alice / bob, password: {DEMO_USERS['alice']!r}")
+    if host not in LOOPBACK:
+        typer.secho("  WARNING: demo users with a public password on a non-loopback host", fg="red")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid configuration: {exc}") from exc
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
+
+
+admin.register(app)
+try:
+    from . import client_cmds
+except ImportError:  # pragma: no cover - the client extra is not installed
+    client_cmds = None  # type: ignore[assignment]
+else:
+    client_cmds.register(app)
+
+
+def run() -> None:
+    try:
+        app(standalone_mode=True)
+    except CleanexitError as exc:
+        typer.secho(f"cleanexit: {exc.description}", fg="red", err=True)
+        sys.exit(2)

@@ -1,0 +1,92 @@
+"""What the sync and async clients share: construction, state access, callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from cleanexit.client._core import AfterLogout, ClientCore
+from cleanexit.client.config import open_state
+from cleanexit.client.outbox import Outbox
+from cleanexit.client.persistence.binding import PersistedAuth
+from cleanexit.client.persistence.keys import KeySource
+from cleanexit.client.persistence.state_file import StateFile
+from cleanexit.client.state import AuthState
+from cleanexit.client.store import AuthStore
+from cleanexit.clock import Clock, system_clock
+
+__all__ = ["BaseClient"]
+
+
+class BaseClient:
+    """Construction shared by :class:`Client` and :class:`AsyncClient`.
+
+    ``state_dir`` (or an explicit ``state_file``) turns on encrypted persistence; the state is
+    rehydrated here, after finishing any interrupted logout. ``use_outbox=True`` keeps
+    unconfirmed revocations for :meth:`flush_outbox` (see docs/client.md).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        state_dir: Path | str | None = None,
+        key: KeySource | None = None,
+        state_file: StateFile | None = None,
+        outbox: Outbox | None = None,
+        use_outbox: bool = False,
+        store: AuthStore | None = None,
+        timeout: float = 10.0,
+        logout_timeout: float = 3.0,
+        clock: Clock = system_clock,
+        on_logout: Iterable[AfterLogout] = (),
+    ) -> None:
+        if state_dir is not None and state_file is None:
+            state_file, default_outbox = open_state(state_dir, key=key, clock=clock)
+            outbox = outbox or (default_outbox if use_outbox else None)
+        store = store or AuthStore()
+        self._core = ClientCore(
+            base_url=base_url,
+            store=store,
+            persisted=PersistedAuth(store, state_file) if state_file else None,
+            outbox=outbox,
+            clock=clock,
+            timeout=timeout,
+            logout_timeout=logout_timeout,
+        )
+        self._core.callbacks.extend(on_logout)
+        self._core.rehydrate()
+
+    def __repr__(self) -> str:
+        s = self.state
+        return f"{type(self).__name__}(server={s.server_url!r}, status={s.status.value!r}, user={s.user!r})"
+
+    @property
+    def state(self) -> AuthState:
+        return self._core.store.state
+
+    @property
+    def store(self) -> AuthStore:
+        return self._core.store
+
+    @property
+    def state_file(self) -> StateFile | None:
+        return self._core.persisted.file if self._core.persisted else None
+
+    def on_logout(self, callback: AfterLogout) -> Callable[[], None]:
+        """Run ``callback(result)`` after each logout (navigation, redirect home...)."""
+        self._core.callbacks.append(callback)
+        return lambda: self._drop_callback(callback)
+
+    def _drop_callback(self, callback: AfterLogout) -> None:
+        if callback in self._core.callbacks:
+            self._core.callbacks.remove(callback)
+
+    def _detach(self) -> None:
+        if self._core.persisted:
+            self._core.persisted.close()
+
+    @staticmethod
+    def _request_kwargs(**kwargs: Any) -> dict[str, Any]:
+        return {k: v for k, v in kwargs.items() if v is not None}

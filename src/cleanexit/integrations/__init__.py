@@ -1,0 +1,1 @@
+"""Thin adapters from the framework-free core to web frameworks."""

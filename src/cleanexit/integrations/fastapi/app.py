@@ -1,0 +1,125 @@
+"""The standalone service that ``cleanexit serve`` runs: auth routes, ``/me``, health, JWKS,
+and the demo page at ``/``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from ...errors import CleanexitError
+from ...runtime import Runtime, build_runtime
+from ...server.tokens import AccessClaims
+from ...settings import Settings
+from .auth import CleanExit
+from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from .responses import error_response, install_error_handlers, json_response
+
+__all__ = ["app_from_env", "create_app"]
+
+log = logging.getLogger("cleanexit")
+STATIC = Path(str(resources.files("cleanexit") / "web" / "static"))
+FALLBACK_PAGE = """<!doctype html><meta charset=utf-8><title>cleanexit</title>
+<h1>cleanexit</h1><p>The demo page is not built. Run <code>make web</code>.
+The API is at <code>/auth/*</code> and <code>/me</code>.</p>"""
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or Settings()
+    rt = runtime or build_runtime(settings)
+    auth = CleanExit(
+        rt.service,
+        rt.guard,
+        clear_site_data=settings.clear_site_data,
+        cookie_secure=settings.cookie_secure,
+        introspection_clients=settings.introspection_credentials(),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await rt.start()
+        pruner = asyncio.create_task(_prune_forever(rt, settings.prune_interval))
+        log.info("cleanexit ready: store %s, %s keys", rt.store.name, rt.keys.algorithm)
+        try:
+            yield
+        finally:
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
+            await rt.stop()
+
+    app = FastAPI(
+        title="cleanexit",
+        summary="Full session termination for JWT APIs",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = rt
+    app.state.auth = auth
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.include_router(auth.router)
+
+    @app.get("/me")
+    async def me(claims: AccessClaims = Depends(auth.require)) -> JSONResponse:  # noqa: B008
+        return json_response(
+            {"sub": claims.sub, "session_id": claims.sid, "iat": claims.iat, "exp": claims.exp}
+        )
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return json_response({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        try:
+            if not rt.replica.is_fresh():
+                await rt.replica.catch_up()
+            store = await rt.store.ping()
+        except CleanexitError as exc:
+            return error_response(exc)
+        return json_response({"status": "ready", "store": store, "replica": rt.replica.status()})
+
+    @app.get("/.well-known/jwks.json")
+    async def jwks() -> JSONResponse:
+        return JSONResponse(rt.keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+    _mount_demo(app)
+    return app
+
+
+def _mount_demo(app: FastAPI) -> None:
+    index = STATIC / "index.html"
+    if (STATIC / "assets").is_dir():
+        app.mount("/assets", StaticFiles(directory=STATIC / "assets"), name="assets")
+
+    @app.get("/", include_in_schema=False, response_model=None)
+    async def demo() -> FileResponse | HTMLResponse:
+        if index.is_file():
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(FALLBACK_PAGE)
+
+
+async def _prune_forever(rt: Runtime, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            pruned = await rt.store.prune(now=rt.service._clock())
+            if pruned:
+                log.info("pruned %d expired rows", pruned)
+        except CleanexitError as exc:
+            log.warning("prune failed: %s", exc.description)
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory (``--factory``): configuration from ``CLEANEXIT_*``."""
+    return create_app(Settings())

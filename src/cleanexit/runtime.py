@@ -1,0 +1,102 @@
+"""Assembling the parts from ``Settings``: keys, store, replica, guard, sessions, users."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ._secret import Secret
+from .clock import Clock, system_clock
+from .server.keystore import load_key_ring
+from .server.keys import KeyRing
+from .server.replica import Guard, Replica
+from .server.sessions import SessionPolicy, SessionService
+from .server.stores import Store, open_store
+from .server.tokens import TokenIssuer
+from .server.users import SqliteUsers
+from .server.verifier import Verifier
+from .settings import Settings
+
+__all__ = ["Runtime", "build_runtime"]
+
+log = logging.getLogger("cleanexit")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    keys: KeyRing
+    store: Store
+    replica: Replica
+    guard: Guard
+    service: SessionService
+    users: SqliteUsers
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.replica.start()
+
+    async def stop(self) -> None:
+        await self.replica.stop()
+        await self.store.close()
+
+
+def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime:
+    keys = load_key_ring(
+        settings.data_dir,
+        algorithm=settings.algorithm,
+        secret=_secret(settings.secret),
+        previous_secrets=tuple(
+            Secret(s.strip())
+            for s in (settings.previous_secrets.get_secret_value().split(",") if settings.previous_secrets else [])
+            if s.strip()
+        ),
+    )
+    store = open_store(settings.store_url_resolved(), **_store_options(settings))
+    replica = store.make_replica(clock=clock)
+    verifier = Verifier(
+        keys=keys,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        leeway=settings.leeway,
+        clock=clock,
+    )
+    guard = Guard(verifier=verifier, replica=replica)
+    issuer = TokenIssuer(
+        keys=keys,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        access_ttl=settings.access_ttl,
+        clock=clock,
+    )
+    users = SqliteUsers(settings.data_dir / "users.db")
+    policy = SessionPolicy(
+        access_ttl=settings.access_ttl,
+        refresh_idle_ttl=settings.refresh_idle_ttl,
+        refresh_absolute_ttl=settings.refresh_absolute_ttl,
+        refresh_grace=settings.refresh_grace,
+        leeway=settings.leeway,
+    )
+    service = SessionService(
+        store=store, issuer=issuer, guard=guard, authenticator=users, policy=policy, clock=clock
+    )
+    return Runtime(settings, keys, store, replica, guard, service, users)
+
+
+def _secret(value: object) -> Secret | None:
+    from pydantic import SecretStr
+
+    return Secret(value.get_secret_value()) if isinstance(value, SecretStr) else None
+
+
+def _store_options(settings: Settings) -> dict[str, object]:
+    url = settings.store_url_resolved()
+    if not url.startswith(("redis", "rediss", "unix")):
+        return {}
+    durable = settings.require_durable_redis
+    return {
+        "mode": settings.redis_mode,
+        "stale_after": settings.stale_after,
+        "fail_open": settings.fail_open,
+        "require_durable": settings.production if durable is None else durable,
+    }
