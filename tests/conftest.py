@@ -9,3 +9,13 @@ import pytest
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One real server for read-mostly tests (demo users alice and bob)."""
+    from tests.support.server import start_server
+
+    server = start_server(tmp_path_factory.mktemp("live"))
+    yield server
+    server.stop()

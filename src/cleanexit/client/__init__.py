@@ -1,12 +1,12 @@
 """cleanexit client SDK: local-first logout, encrypted persisted state, sync and async.
 
-    from cleanexit.client import Client
+from cleanexit.client import Client
 
-    with Client("http://127.0.0.1:8000", state_dir="~/.myapp/auth") as client:
-        client.login("alice", "correct horse battery staple")
-        client.me()
-        result = client.logout()      # always resets and purges, even offline
-        print(result.describe())
+with Client("http://127.0.0.1:8000", state_dir="~/.myapp/auth") as client:
+    client.login("alice", "correct horse battery staple")
+    client.me()
+    result = client.logout()      # always resets and purges, even offline
+    print(result.describe())
 """
 
 from __future__ import annotations

@@ -33,7 +33,11 @@ class AsyncClient(BaseClient):
         **options: Any,
     ) -> None:
         super().__init__(base_url, **options)
-        self._http = httpx.AsyncClient(transport=transport, timeout=self._core.timeout)
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=self._core.timeout,
+            headers={"User-Agent": proto.USER_AGENT},
+        )
         self._refresh_lock = anyio.Lock()
 
     async def login(
@@ -65,13 +69,17 @@ class AsyncClient(BaseClient):
         response = await self.delete(f"/auth/sessions/{session_id}")
         return cast(dict[str, Any], self._core.json_or_raise(response))
 
-    async def logout(self, scope: Scope = "current") -> LogoutResult:
+    async def logout(self, scope: Scope = "current", *, queue: bool | None = None) -> LogoutResult:
         """Best-effort server call, then *always* reset, purge and run the callbacks.
+
+        ``scope``: ``"current"`` and ``"all"`` end this session locally too; ``"others"``
+        keeps it. ``queue``: on an unconfirmed revocation keep the refresh token in the
+        outbox for :meth:`flush_outbox` (default: when the client has an outbox).
 
         Steps 2-4 are synchronous, so they complete even when the task is being cancelled;
         the cancellation is then re-raised.
         """
-        plan = self._core.begin_logout(scope)
+        plan = self._core.begin_logout(scope, queue=queue)
         outcome: ServerOutcome | None = None
         try:
             outcome = await self._server_logout(plan)
@@ -91,7 +99,10 @@ class AsyncClient(BaseClient):
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()
 

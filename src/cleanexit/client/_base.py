@@ -60,7 +60,8 @@ class BaseClient:
 
     def __repr__(self) -> str:
         s = self.state
-        return f"{type(self).__name__}(server={s.server_url!r}, status={s.status.value!r}, user={s.user!r})"
+        name = type(self).__name__
+        return f"{name}(server={s.server_url!r}, status={s.status.value!r}, user={s.user!r})"
 
     @property
     def state(self) -> AuthState:

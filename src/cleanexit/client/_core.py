@@ -69,6 +69,7 @@ class LogoutPlan:
     purge: bool = True
     noop: bool = False
     reason: str = "requested"
+    queue: bool = False
 
 
 class ClientCore:
@@ -118,7 +119,9 @@ class ClientCore:
 
     # -- login, requests, refresh ---------------------------------------------------------
 
-    def login_flow(self, username: str, password: Secret, server_url: str | None) -> Flow[AuthState]:
+    def login_flow(
+        self, username: str, password: Secret, server_url: str | None
+    ) -> Flow[AuthState]:
         base = server_url or self.base_url
         if not base:
             raise ClientError("no server URL given")
@@ -172,7 +175,11 @@ class ClientCore:
 
     # -- logout ---------------------------------------------------------------------------
 
-    def begin_logout(self, scope: Scope) -> LogoutPlan:
+    def begin_logout(self, scope: Scope, *, queue: bool | None = None) -> LogoutPlan:
+        """Decide what logout will do, and write the intent marker before anything else.
+
+        ``queue``: keep an unconfirmed revocation in the outbox (default: when one is set).
+        """
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {SCOPES}")
         shared = self.persisted.check() if self.persisted else SharedState.UNCHANGED
@@ -189,6 +196,7 @@ class ClientCore:
             local=True,
             purge=shared is not SharedState.ENDED,
             noop=not snapshot.authenticated and not on_disk,
+            queue=self.outbox is not None if queue is None else queue,
         )
         if plan.purge and not plan.noop:
             self._mark_pending()
@@ -198,7 +206,9 @@ class ClientCore:
         state = plan.snapshot
         if state.tokens is None or state.server_url is None:
             return NOT_ATTEMPTED
-        request = proto.logout_request(state.server_url, state.tokens, plan.scope, self.logout_timeout)
+        request = proto.logout_request(
+            state.server_url, state.tokens, plan.scope, self.logout_timeout
+        )
         response = yield from send(request)
         return proto.logout_outcome(response)
 
@@ -207,7 +217,9 @@ class ClientCore:
         outcome = outcome if outcome is not None else proto.failure_outcome(None)
         sid = plan.snapshot.session_id
         if not plan.local or plan.noop:
-            return LogoutResult(plan.scope, sid, outcome, local_state_reset=plan.noop, noop=plan.noop)
+            return LogoutResult(
+                plan.scope, sid, outcome, local_state_reset=plan.noop, noop=plan.noop
+            )
         queued = self._queue_retry(plan, outcome)
         self.store.logged_out()
         left = self._purge() if plan.purge else ()
@@ -249,7 +261,7 @@ class ClientCore:
 
     def _queue_retry(self, plan: LogoutPlan, outcome: ServerOutcome) -> bool:
         tokens, url = plan.snapshot.tokens, plan.snapshot.server_url
-        if self.outbox is None or not plan.call_server or outcome.confirmed:
+        if self.outbox is None or not plan.queue or not plan.call_server or outcome.confirmed:
             return False
         if not outcome.retryable or tokens is None or tokens.refresh_token is None or url is None:
             return False
@@ -292,4 +304,3 @@ class ClientCore:
         if response.status_code != 200:
             raise proto.error_for(response)
         return response.json()
-

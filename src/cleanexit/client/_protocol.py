@@ -16,6 +16,7 @@ from cleanexit.client.state import Tokens
 from cleanexit.errors import InvalidCredentialsError
 
 __all__ = [
+    "USER_AGENT",
     "Grant",
     "authorize",
     "classify_unauthorized",
@@ -30,6 +31,7 @@ __all__ = [
     "resolve",
 ]
 
+USER_AGENT = "cleanexit-client/0.1"
 _DESCRIPTION = re.compile(r'error_description="([^"]*)"')
 _REFRESHABLE = {"expired", "revoked"}
 _ENDED = {"session ended", "logged out everywhere"}
@@ -54,8 +56,12 @@ def _timeout(seconds: float) -> dict[str, Any]:
     return {"timeout": httpx.Timeout(seconds).as_dict()}
 
 
-def _post(base_url: str, path: str, timeout: float, **kwargs: Any) -> httpx.Request:
-    return httpx.Request("POST", resolve(base_url, path), extensions=_timeout(timeout), **kwargs)
+def _post(
+    base_url: str, path: str, timeout: float, *, headers: dict[str, str] | None = None, **kw: Any
+) -> httpx.Request:
+    headers = {"User-Agent": USER_AGENT, **(headers or {})}
+    url = resolve(base_url, path)
+    return httpx.Request("POST", url, headers=headers, extensions=_timeout(timeout), **kw)
 
 
 def login_request(base_url: str, username: str, password: Secret, timeout: float) -> httpx.Request:
@@ -129,7 +135,9 @@ def error_for(response: httpx.Response) -> ServerError | InvalidCredentialsError
     code, description = _error_fields(response)
     if code == "invalid_credentials":
         return InvalidCredentialsError()
-    return ServerError(f"HTTP {response.status_code} {code}: {description}", status=response.status_code)
+    return ServerError(
+        f"HTTP {response.status_code} {code}: {description}", status=response.status_code
+    )
 
 
 def logout_outcome(response: httpx.Response) -> ServerOutcome:

@@ -32,7 +32,11 @@ class Client(BaseClient):
         **options: Any,
     ) -> None:
         super().__init__(base_url, **options)
-        self._http = httpx.Client(transport=transport, timeout=self._core.timeout)
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=self._core.timeout,
+            headers={"User-Agent": proto.USER_AGENT},
+        )
         self._refresh_lock = threading.Lock()
 
     def login(self, username: str, password: str, *, server_url: str | None = None) -> AuthState:
@@ -63,9 +67,13 @@ class Client(BaseClient):
         response = self.delete(f"/auth/sessions/{session_id}")
         return cast(dict[str, Any], self._core.json_or_raise(response))
 
-    def logout(self, scope: Scope = "current") -> LogoutResult:
-        """Best-effort server call, then *always* reset, purge and run the callbacks."""
-        plan = self._core.begin_logout(scope)
+    def logout(self, scope: Scope = "current", *, queue: bool | None = None) -> LogoutResult:
+        """Best-effort server call, then *always* reset, purge and run the callbacks.
+
+        ``scope``: ``"current"`` and ``"all"`` end this session locally too; ``"others"``
+        keeps it. ``queue``: on an unconfirmed revocation keep the refresh token in the
+        outbox for :meth:`flush_outbox` (default: when the client has an outbox)."""
+        plan = self._core.begin_logout(scope, queue=queue)
         outcome: ServerOutcome | None = None
         try:
             outcome = self._server_logout(plan)
@@ -86,7 +94,10 @@ class Client(BaseClient):
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 

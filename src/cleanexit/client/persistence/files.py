@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -116,9 +112,11 @@ def locked(directory: Path) -> Iterator[None]:
 
     Locking the directory leaves no lock file behind for purge to account for.
     """
-    if fcntl is None:  # pragma: no cover - Windows
+    if sys.platform == "win32":  # pragma: no cover
         yield
         return
+    import fcntl
+
     fd = os.open(directory, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -74,9 +74,9 @@ class StateFile:
                 return Loaded(None, None)
             return self._read_locked()
 
-    def save(self, state: AuthState, *, expected: Signature | str | None = ANY_VERSION) -> (
-        Signature | None
-    ):
+    def save(
+        self, state: AuthState, *, expected: Signature | str | None = ANY_VERSION
+    ) -> Signature | None:
         """Write ``state``; ``None`` (nothing written) if a logout is pending or the file is
         no longer the version ``expected`` (another process changed or purged it)."""
         ensure_private_dir(self.directory)

@@ -1,0 +1,3 @@
+from cleanexit.cli import main
+
+main()
