@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from ._secret import Secret
 from .clock import Clock, system_clock
-from .server.keystore import load_key_ring
 from .server.keys import KeyRing
+from .server.keystore import load_key_ring
 from .server.replica import Guard, Replica
 from .server.sessions import SessionPolicy, SessionService
 from .server.stores import Store, open_store
@@ -48,7 +48,11 @@ def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime
         secret=_secret(settings.secret),
         previous_secrets=tuple(
             Secret(s.strip())
-            for s in (settings.previous_secrets.get_secret_value().split(",") if settings.previous_secrets else [])
+            for s in (
+                settings.previous_secrets.get_secret_value().split(",")
+                if settings.previous_secrets
+                else []
+            )
             if s.strip()
         ),
     )

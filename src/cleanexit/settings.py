@@ -23,22 +23,22 @@ class Settings(BaseSettings):
     algorithm: Literal["HS256", "EdDSA", "ES256"] = "HS256"
     issuer: str = "cleanexit"
     audience: str = "cleanexit-api"
-    access_ttl: int = Field(600, ge=1, le=86400)
-    refresh_idle_ttl: int = Field(14 * 86400, ge=10)
-    refresh_absolute_ttl: int = Field(30 * 86400, ge=10)
-    refresh_grace: float = Field(5.0, ge=0, le=60)
-    leeway: int = Field(0, ge=0, le=300)
+    access_ttl: int = Field(default=600, ge=1, le=86400)
+    refresh_idle_ttl: int = Field(default=14 * 86400, ge=10)
+    refresh_absolute_ttl: int = Field(default=30 * 86400, ge=10)
+    refresh_grace: float = Field(default=5.0, ge=0, le=60)
+    leeway: int = Field(default=0, ge=0, le=300)
     store_url: str | None = None  # default: sqlite://<data_dir>/cleanexit.db
     redis_mode: Literal["replica", "strict"] = "replica"
-    stale_after: float = Field(1.0, gt=0)
+    stale_after: float = Field(default=1.0, gt=0)
     fail_open: bool = False
     production: bool = False
     require_durable_redis: bool | None = None  # default: on in production
     clear_site_data: str = '"cache", "cookies", "storage"'
     introspection_clients: SecretStr | None = None  # "id:secret,id2:secret2"
     cookie_secure: bool | None = None  # default: Secure except on plain-http loopback
-    max_body_bytes: int = Field(64 * 1024, ge=1024)
-    prune_interval: float = Field(60.0, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    prune_interval: float = Field(default=60.0, gt=0)
     demo: bool = False
 
     def store_url_resolved(self) -> str:

@@ -54,7 +54,9 @@ MakeClient = Callable[..., Any]
 
 
 @pytest.fixture(params=["sync", "async"])
-def make_client(request: pytest.FixtureRequest, state_dir: Path, key: StaticKey) -> Iterator[MakeClient]:
+def make_client(
+    request: pytest.FixtureRequest, state_dir: Path, key: StaticKey
+) -> Iterator[MakeClient]:
     """``make_client(base_url, **options)``: a Client, or an AsyncClient behind a portal."""
     made: list[Any] = []
     with start_blocking_portal() as portal:

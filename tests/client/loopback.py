@@ -7,6 +7,7 @@ the request, then closes with a TCP RST), ``truncated`` (starts an answer, then 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import socket
@@ -30,6 +31,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.owner.connections.append(self.connection)
+
     def do_POST(self) -> None:
         self._dispatch()
 
@@ -46,7 +51,9 @@ class _Handler(BaseHTTPRequestHandler):
         mode = self.server.owner.routes.get(self.path, "404")
         getattr(self, "_" + mode.replace("-", "_"))()
 
-    def _json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def _json(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -94,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._rst()
 
     def _truncated(self) -> None:
-        self.wfile.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n{\"revo")
+        self.wfile.write(b'HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n{"revo')
         self.wfile.flush()
         self._rst()
 
@@ -124,6 +131,7 @@ class ScriptedServer:
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
         self.counter = itertools.count(1)
         self.release = threading.Event()
+        self.connections: list[socket.socket] = []
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -143,3 +151,6 @@ class ScriptedServer:
         self.release.set()
         self._server.shutdown()
         self._server.server_close()
+        for connection in self.connections:  # keep-alive connections too: really down
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)

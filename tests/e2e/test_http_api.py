@@ -37,7 +37,9 @@ def get(server: ServerProcess, path: str, token: str) -> httpx.Response:
     return httpx.get(server.url + path, headers=bearer(token))
 
 
-def post(server: ServerProcess, path: str, *, token: str | None = None, **kw: object) -> httpx.Response:
+def post(
+    server: ServerProcess, path: str, *, token: str | None = None, **kw: object
+) -> httpx.Response:
     return httpx.post(server.url + path, headers=bearer(token) if token else None, **kw)  # type: ignore[arg-type]
 
 
@@ -56,7 +58,14 @@ def test_wrong_credentials_look_the_same(server: ServerProcess) -> None:
         return r.status_code, r.json(), time.perf_counter() - start
 
     known, unknown = attempt("alice"), attempt("mallory")
-    assert known[:2] == unknown[:2] == (401, {"error": "invalid_credentials", "error_description": "wrong username or password"})
+    assert (
+        known[:2]
+        == unknown[:2]
+        == (
+            401,
+            {"error": "invalid_credentials", "error_description": "wrong username or password"},
+        )
+    )
     # Both pay one argon2 verification; the bound is loose, it only catches a skipped hash.
     assert unknown[2] > known[2] / 4
 
@@ -85,7 +94,10 @@ def test_reuse_after_grace_ends_the_session(server: ServerProcess) -> None:
     assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
     assert "reuse" in stolen.json()["error_description"]
     # The thief's reuse ended the whole family: the legitimate pair is dead too.
-    assert post(server, "/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code == 400
+    assert (
+        post(server, "/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code
+        == 400
+    )
     assert get(server, "/me", second["access_token"]).status_code == 401
     assert get(server, "/me", first["access_token"]).status_code == 401
 
@@ -114,7 +126,9 @@ def test_logout_current_keeps_other_sessions(server: ServerProcess) -> None:
     assert r.json()["revoked"]["sessions"] == [a["session_id"]]
     assert r.headers["clear-site-data"] == '"cache", "cookies", "storage"'
     assert get(server, "/me", a["access_token"]).status_code == 401
-    assert post(server, "/auth/refresh", json={"refresh_token": a["refresh_token"]}).status_code == 400
+    assert (
+        post(server, "/auth/refresh", json={"refresh_token": a["refresh_token"]}).status_code == 400
+    )
     assert get(server, "/me", b["access_token"]).status_code == 200
     post(server, "/auth/logout", token=b["access_token"])
 
@@ -123,7 +137,9 @@ def test_logout_others_keeps_the_caller(server: ServerProcess) -> None:
     me_, other1, other2 = server.login("bob"), server.login("bob"), server.login("bob")
     r = post(server, "/auth/logout", token=me_["access_token"], json={"scope": "others"})
     assert r.status_code == 200
-    assert sorted(r.json()["revoked"]["sessions"]) == sorted([other1["session_id"], other2["session_id"]])
+    assert sorted(r.json()["revoked"]["sessions"]) == sorted(
+        [other1["session_id"], other2["session_id"]]
+    )
     assert "clear-site-data" not in r.headers
     assert get(server, "/me", me_["access_token"]).status_code == 200
     assert get(server, "/me", other1["access_token"]).status_code == 401
@@ -178,16 +194,23 @@ def test_session_list_and_revoke(server: ServerProcess) -> None:
     assert by_id[phone["session_id"]]["current"] is False
     assert by_id[phone["session_id"]]["user_agent"] == "phone/1.0"
     assert by_id[phone["session_id"]]["ip"] == "127.0.0.1"
-    r = httpx.delete(server.url + f"/auth/sessions/{phone['session_id']}", headers=bearer(laptop["access_token"]))
+    r = httpx.delete(
+        server.url + f"/auth/sessions/{phone['session_id']}", headers=bearer(laptop["access_token"])
+    )
     assert r.status_code == 200 and r.json()["revoked"]["sessions"] == [phone["session_id"]]
     assert get(server, "/me", phone["access_token"]).status_code == 401
-    assert post(server, "/auth/refresh", json={"refresh_token": phone["refresh_token"]}).status_code == 400
+    assert (
+        post(server, "/auth/refresh", json={"refresh_token": phone["refresh_token"]}).status_code
+        == 400
+    )
     post(server, "/auth/logout", token=laptop["access_token"], json={"scope": "all"})
 
 
 def test_cannot_end_someone_elses_session(server: ServerProcess) -> None:
     alice, bob = server.login("alice"), server.login("bob")
-    r = httpx.delete(server.url + f"/auth/sessions/{alice['session_id']}", headers=bearer(bob["access_token"]))
+    r = httpx.delete(
+        server.url + f"/auth/sessions/{alice['session_id']}", headers=bearer(bob["access_token"])
+    )
     assert r.status_code == 404 and r.json()["error"] == "not_found"
     assert get(server, "/me", alice["access_token"]).status_code == 200
     r = httpx.delete(server.url + "/auth/sessions/nope", headers=bearer(bob["access_token"]))
@@ -203,7 +226,10 @@ def test_cli_revoke_user_logs_out_everywhere(server: ServerProcess) -> None:
     )  # fmt: skip
     assert "revoked" in done.stdout
     assert get(server, "/me", pair["access_token"]).status_code == 401
-    assert post(server, "/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code == 400
+    assert (
+        post(server, "/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code
+        == 400
+    )
 
 
 # -- RFC 7009 / RFC 7662 -------------------------------------------------------------------
@@ -211,22 +237,33 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
-def introspect(server: ServerProcess, token: str, creds: tuple[str, str] = (CLIENT_ID, CLIENT_SECRET)) -> httpx.Response:
+def introspect(
+    server: ServerProcess, token: str, creds: tuple[str, str] = (CLIENT_ID, CLIENT_SECRET)
+) -> httpx.Response:
     return httpx.post(server.url + "/auth/introspect", data={"token": token}, headers=basic(*creds))
 
 
 def test_rfc7009_revoke_refresh_token_ends_the_session(server: ServerProcess) -> None:
     pair = server.login()
-    r = httpx.post(server.url + "/auth/revoke", data={"token": pair["refresh_token"], "token_type_hint": "refresh_token"})
+    r = httpx.post(
+        server.url + "/auth/revoke",
+        data={"token": pair["refresh_token"], "token_type_hint": "refresh_token"},
+    )
     assert r.status_code == 200
     assert get(server, "/me", pair["access_token"]).status_code == 401
 
 
 def test_rfc7009_revoke_access_token(server: ServerProcess) -> None:
     pair = server.login()
-    assert httpx.post(server.url + "/auth/revoke", data={"token": pair["access_token"]}).status_code == 200
+    assert (
+        httpx.post(server.url + "/auth/revoke", data={"token": pair["access_token"]}).status_code
+        == 200
+    )
     assert get(server, "/me", pair["access_token"]).status_code == 401
-    assert post(server, "/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code == 200
+    assert (
+        post(server, "/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code
+        == 200
+    )
 
 
 def test_rfc7009_unknown_token_is_200_and_missing_token_is_400(server: ServerProcess) -> None:
@@ -238,7 +275,11 @@ def test_rfc7009_unknown_token_is_200_and_missing_token_is_400(server: ServerPro
 def test_rfc7662_introspection(server: ServerProcess) -> None:
     pair = server.login()
     active = introspect(server, pair["access_token"]).json()
-    assert active["active"] is True and active["sub"] == "alice" and active["sid"] == pair["session_id"]
+    assert (
+        active["active"] is True
+        and active["sub"] == "alice"
+        and active["sid"] == pair["session_id"]
+    )
     assert introspect(server, pair["refresh_token"]).json()["token_type"] == "refresh_token"
     post(server, "/auth/logout", token=pair["access_token"])
     assert introspect(server, pair["access_token"]).json() == {"active": False}
@@ -256,7 +297,10 @@ def test_rfc7662_needs_client_credentials(server: ServerProcess) -> None:
 # -- cookie mode (browser clients) ---------------------------------------------------------
 def test_cookie_mode_with_csrf(server: ServerProcess) -> None:
     with httpx.Client(base_url=server.url) as browser:
-        r = browser.post("/auth/login", json={"username": "alice", "password": DEMO_PASSWORD, "refresh_in_cookie": True})
+        r = browser.post(
+            "/auth/login",
+            json={"username": "alice", "password": DEMO_PASSWORD, "refresh_in_cookie": True},
+        )
         body = r.json()
         assert "refresh_token" not in body and body["csrf_token"]
         cookie = r.headers.get_list("set-cookie")
@@ -288,7 +332,11 @@ def test_health_readiness_jwks_and_demo(server: ServerProcess) -> None:
 
 
 def test_oversized_body_is_413(server: ServerProcess) -> None:
-    r = httpx.post(server.url + "/auth/login", content=b"x" * 200_000, headers={"content-type": "application/json"})
+    r = httpx.post(
+        server.url + "/auth/login",
+        content=b"x" * 200_000,
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 413 and r.json()["error"] == "request_too_large"
 
 

@@ -12,6 +12,8 @@ def main() -> None:
     try:
         from .commands import run
     except ImportError as exc:  # pragma: no cover - depends on the install
-        sys.stderr.write(f"cleanexit: the CLI needs its extra: pip install 'cleanexit[cli]' ({exc})\n")
+        sys.stderr.write(
+            f"cleanexit: the CLI needs its extra: pip install 'cleanexit[cli]' ({exc})\n"
+        )
         raise SystemExit(2) from exc
     run()

@@ -35,7 +35,7 @@ def preflight(settings: Settings) -> Runtime:
 
 
 def _settings(data_dir: Path | None) -> Settings:
-    return Settings(**({"data_dir": data_dir} if data_dir else {}))
+    return Settings(data_dir=data_dir) if data_dir else Settings()
 
 
 def _run(runtime: Runtime, work: Callable[[], Awaitable[T]]) -> T:
@@ -89,7 +89,9 @@ def sessions_list(
 
 
 def revoke(
-    user: Annotated[str | None, typer.Option("--user", help="Log this user out everywhere.")] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="Log this user out everywhere.")
+    ] = None,
     session: Annotated[str | None, typer.Option("--session", help="End one session.")] = None,
     data_dir: DataDir = None,
 ) -> None:

@@ -13,7 +13,7 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -45,7 +45,7 @@ class SigningKey:
         if self.algorithm == "HS256":
             return None
         codec = OKPAlgorithm if self.algorithm == "EdDSA" else ECAlgorithm
-        jwk = cast(dict[str, Any], codec.to_jwk(self.verifier, as_dict=True))
+        jwk: dict[str, Any] = codec.to_jwk(self.verifier, as_dict=True)
         return {**jwk, "kid": self.kid, "alg": self.algorithm, "use": "sig"}
 
 

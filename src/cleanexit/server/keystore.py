@@ -8,6 +8,7 @@ still verify until removed (``cleanexit keys rotate`` / ``keys prune``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -52,10 +53,9 @@ def _key_files(folder: Path, algorithm: Algorithm) -> list[Path]:
 def _stored_secret(path: Path) -> Secret:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
+        # FileExistsError: another worker won the race; read its secret.
+        with contextlib.suppress(FileExistsError):
             _write_private(path, generate_secret().reveal().encode())
-        except FileExistsError:
-            pass  # another worker won the race; read its secret
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigurationError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")

@@ -17,7 +17,7 @@ __all__ = ["Revocation", "RevocationKind", "RevocationView"]
 
 
 class RevocationKind(StrEnum):
-    TOKEN = "jti"  # key: "<iss>\x1f<jti>", until the token's exp
+    TOKEN = "jti"  # noqa: S105 - key: "<iss>\x1f<jti>", until the token's exp
     SESSION = "sid"  # key: sid, until the last access token of the session has expired
     USER = "user"  # key: sub, refuses iat < cutoff until cutoff + access lifetime
 

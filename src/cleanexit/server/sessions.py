@@ -154,7 +154,9 @@ class SessionService:
                 rotation.session.sid,
                 rotation.session.sub,
             )
-            self._apply([Revocation.session(rotation.session.sid, expires_at=self._deny_until(now))])
+            self._apply(
+                [Revocation.session(rotation.session.sid, expires_at=self._deny_until(now))]
+            )
             raise InvalidGrantError("refresh token reuse detected: the session was ended")
         if rotation.status is RotationStatus.RACE:
             raise InvalidGrantError("refresh token was just rotated by a concurrent request")
@@ -201,7 +203,12 @@ class SessionService:
             keep = sid if scope == "others" else None
             cutoff = float(int(now)) if scope == "all" else None
             ended = await self.store.end_user_sessions(
-                sub, now=now, reason=f"logout:{scope}", deny_until=deny, keep_sid=keep, cutoff=cutoff
+                sub,
+                now=now,
+                reason=f"logout:{scope}",
+                deny_until=deny,
+                keep_sid=keep,
+                cutoff=cutoff,
             )
         revs = [Revocation.session(s, expires_at=deny) for s in ended]
         if cutoff is not None:

@@ -22,7 +22,7 @@ __all__ = [
     "new_refresh_token",
 ]
 
-ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1: no other JWT can stand in for an access token
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 §2.1: no other JWT can stand in for an access token
 REFRESH_PREFIX = "cxr_"  # lets secret scanners and token_type_hint-less revocation spot them
 
 

@@ -64,7 +64,10 @@ class SqliteUsers:
 
     def exists(self, username: str) -> bool:
         with self._connect() as db:
-            return db.execute("SELECT 1 FROM users WHERE username=?", (username,)).fetchone() is not None
+            return (
+                db.execute("SELECT 1 FROM users WHERE username=?", (username,)).fetchone()
+                is not None
+            )
 
     def usernames(self) -> list[str]:
         with self._connect() as db:

@@ -23,7 +23,9 @@ def h(name: str) -> bytes:
     return hashlib.sha256(name.encode()).digest()
 
 
-def session(sid: str, sub: str = "alice", *, created: float = NOW, ttl: float = 86400) -> SessionRecord:
+def session(
+    sid: str, sub: str = "alice", *, created: float = NOW, ttl: float = 86400
+) -> SessionRecord:
     return SessionRecord(sid, sub, created, created, created + ttl, "pytest", "127.0.0.1")
 
 
@@ -31,7 +33,9 @@ def refresh(name: str, sid: str, *, at: float = NOW, ttl: float = IDLE) -> Refre
     return RefreshRecord(h(name), sid, at, at + ttl)
 
 
-def claims(*, sid: str = "s1", sub: str = "alice", jti: str = "j1", iat: int = int(NOW)) -> AccessClaims:
+def claims(
+    *, sid: str = "s1", sub: str = "alice", jti: str = "j1", iat: int = int(NOW)
+) -> AccessClaims:
     return AccessClaims("https://issuer", "api", sub, sid, jti, iat, iat + 600, "cleanexit")
 
 
@@ -41,7 +45,7 @@ class StoreContract:
     @pytest.fixture
     async def store(self) -> AsyncIterator[Store]:  # pragma: no cover - overridden
         raise NotImplementedError
-        yield
+        yield  # noqa: PT022 - an async generator, like the overrides
 
     async def rotate(self, store: Store, old: str, new: str, *, now: float = NOW + 10):
         return await store.rotate_refresh(
@@ -90,7 +94,9 @@ class StoreContract:
         ended = await store.get_session("s1")
         assert ended is None or ended.ended_at is not None
         assert await store.session_for_refresh(h("r2"), now=NOW + 101) is None
-        assert (await self.rotate(store, "r2", "r4", now=NOW + 102)).status is RotationStatus.INVALID
+        assert (
+            await self.rotate(store, "r2", "r4", now=NOW + 102)
+        ).status is RotationStatus.INVALID
         events = await store.events(sub="alice")
         assert [e.kind for e in events] == ["refresh_token_reuse"] and events[0].sid == "s1"
         revs, _ = await store.revocations(since=None, now=NOW + 101)
@@ -118,7 +124,9 @@ class StoreContract:
     # -- ending sessions --------------------------------------------------------------------
     async def test_end_sessions_revokes_sid_and_refresh(self, store: Store) -> None:
         await store.create_session(session("s1"), refresh("r1", "s1"))
-        assert await store.end_sessions(["s1", "ghost"], now=NOW, reason="logout", deny_until=DENY) == ["s1"]
+        assert await store.end_sessions(
+            ["s1", "ghost"], now=NOW, reason="logout", deny_until=DENY
+        ) == ["s1"]
         assert await store.end_sessions(["s1"], now=NOW, reason="logout", deny_until=DENY) == []
         assert await store.session_for_refresh(h("r1"), now=NOW) is None
         assert (await self.rotate(store, "r1", "r2")).status is RotationStatus.INVALID
@@ -130,17 +138,23 @@ class StoreContract:
         for sid in ("s1", "s2", "s3"):
             await store.create_session(session(sid), refresh("r" + sid, sid))
         await store.create_session(session("b1", sub="bob"), refresh("rb1", "b1"))
-        ended = await store.end_user_sessions("alice", now=NOW, reason="others", deny_until=DENY, keep_sid="s2")
+        ended = await store.end_user_sessions(
+            "alice", now=NOW, reason="others", deny_until=DENY, keep_sid="s2"
+        )
         assert sorted(ended) == ["s1", "s3"]
         assert [s.sid for s in await store.list_sessions("alice", now=NOW)] == ["s2"]
-        ended = await store.end_user_sessions("alice", now=NOW, reason="all", deny_until=DENY, cutoff=NOW)
+        ended = await store.end_user_sessions(
+            "alice", now=NOW, reason="all", deny_until=DENY, cutoff=NOW
+        )
         assert ended == ["s2"]
         assert [s.sid for s in await store.list_sessions("bob", now=NOW)] == ["b1"]
         revs, _ = await store.revocations(since=None, now=NOW)
         assert Revocation.user("alice", cutoff=NOW, expires_at=DENY) in revs
 
     async def test_cutoff_alone_with_no_sessions(self, store: Store) -> None:
-        ended = await store.end_user_sessions("carol", now=NOW, reason="all", deny_until=DENY, cutoff=NOW)
+        ended = await store.end_user_sessions(
+            "carol", now=NOW, reason="all", deny_until=DENY, cutoff=NOW
+        )
         assert ended == []
         revs, _ = await store.revocations(since=None, now=NOW)
         assert [r.kind for r in revs] == [RevocationKind.USER]

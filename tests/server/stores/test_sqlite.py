@@ -70,7 +70,9 @@ async def test_rotation_race_between_connections(tmp_path: Path) -> None:
     await stores[0].create_session(session("s1"), refresh("r1", "s1"))
     results = await asyncio.gather(
         *(
-            s.rotate_refresh(h("r1"), h(f"n{i}"), now=NOW + 1, idle_ttl=IDLE, grace=GRACE, deny_until=DENY)
+            s.rotate_refresh(
+                h("r1"), h(f"n{i}"), now=NOW + 1, idle_ttl=IDLE, grace=GRACE, deny_until=DENY
+            )
             for i, s in enumerate(stores)
         )
     )

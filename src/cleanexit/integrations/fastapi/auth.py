@@ -1,10 +1,10 @@
 """``CleanExit``: the auth router and the one dependency every protected route uses.
 
-    auth = CleanExit(service, guard)
-    app.include_router(auth.router)
+auth = CleanExit(service, guard)
+app.include_router(auth.router)
 
-    @app.get("/orders")
-    async def orders(claims: AccessClaims = Depends(auth.require)): ...
+@app.get("/orders")
+async def orders(claims: AccessClaims = Depends(auth.require)): ...
 """
 
 from __future__ import annotations
@@ -81,7 +81,9 @@ class CleanExit:
     # -- the dependency ------------------------------------------------------------------
     async def require(self, request: Request) -> AccessClaims:
         """Verified, unrevoked claims, or an RFC 6750 401 (503 when the state is unsure)."""
-        return await self.guard.authenticate(_bearer(request, required=True))
+        token = _bearer(request, required=True)
+        assert token is not None  # required=True raises instead of returning None
+        return await self.guard.authenticate(token)
 
     async def optional(self, request: Request) -> AccessClaims | None:
         token = _bearer(request, required=False)
@@ -192,7 +194,10 @@ class CleanExit:
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise InvalidClientError() from exc
         expected = self.introspection_clients.get(client_id, "\0" * 32)
-        if not hmac.compare_digest(expected.encode(), secret.encode()) or client_id not in self.introspection_clients:
+        if (
+            not hmac.compare_digest(expected.encode(), secret.encode())
+            or client_id not in self.introspection_clients
+        ):
             raise InvalidClientError()
 
     def _token_response(self, pair: TokenPair, request: Request, *, cookie: bool) -> JSONResponse:
@@ -230,7 +235,9 @@ class CleanExit:
 
     def _clear_cookies(self, response: JSONResponse, request: Request) -> None:
         secure = self._secure(request)
-        response.delete_cookie(REFRESH_COOKIE, path="/auth", secure=secure, httponly=True, samesite="strict")
+        response.delete_cookie(
+            REFRESH_COOKIE, path="/auth", secure=secure, httponly=True, samesite="strict"
+        )
         response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, samesite="strict")
 
     def _secure(self, request: Request) -> bool:
@@ -266,5 +273,3 @@ def _cookie_refresh(request: Request, *, csrf: bool) -> str | None:
         if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
             raise CsrfError()
     return token
-
-

@@ -44,7 +44,9 @@ _STATUS: list[tuple[type[CleanexitError], int]] = [
 ]
 
 
-def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+def json_response(
+    body: object, status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
 
 
@@ -82,7 +84,9 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "invalid_request"
         )
         headers = dict(exc.headers or {})
-        return json_response({"error": code, "error_description": str(exc.detail)}, exc.status_code, headers)
+        return json_response(
+            {"error": code, "error_description": str(exc.detail)}, exc.status_code, headers
+        )
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected %s while serving a request", type(exc).__name__, exc_info=exc)

@@ -59,7 +59,12 @@ CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL,
   sub TEXT NOT NULL, sid TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
 """
-_SESSION_COLUMNS = "sid, sub, created_at, last_seen, expires_at, user_agent, ip, ended_at, end_reason"
+_SESSION_COLUMNS = (
+    "sid, sub, created_at, last_seen, expires_at, user_agent, ip, ended_at, end_reason"
+)
+# Built once from the constant above, never from input:
+_INSERT_SESSION = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"  # noqa: S608
+_SELECT_SESSIONS = f"SELECT {_SESSION_COLUMNS} FROM sessions"  # noqa: S608
 
 
 class SqliteStore(Store):
@@ -147,7 +152,7 @@ class SqliteStore(Store):
         def work() -> None:
             with _transaction(self.db) as db:
                 db.execute(
-                    f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                    _INSERT_SESSION,
                     _session_row(session),
                 )
                 _insert_refresh(db, refresh)
@@ -374,13 +379,13 @@ def _session_row(s: SessionRecord) -> tuple[Any, ...]:
 
 
 def _session(db: sqlite3.Connection, sid: str) -> SessionRecord | None:
-    row = db.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE sid=?", (sid,)).fetchone()
+    row = db.execute(_SELECT_SESSIONS + " WHERE sid=?", (sid,)).fetchone()
     return SessionRecord(*row) if row else None
 
 
 def _active_sessions(db: sqlite3.Connection, sub: str, now: float) -> list[SessionRecord]:
     rows = db.execute(
-        f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE sub=? AND ended_at IS NULL "
+        _SELECT_SESSIONS + " WHERE sub=? AND ended_at IS NULL "
         "AND expires_at > ? ORDER BY created_at",
         (sub, now),
     ).fetchall()
