@@ -1,1 +1,3 @@
 """Thin adapters from the framework-free core to web frameworks."""
+
+__all__: list[str] = []

@@ -22,7 +22,14 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm
 from .._secret import Secret, fingerprint
 from ..errors import ConfigurationError
 
-__all__ = ["Algorithm", "KeyRing", "SigningKey", "generate_private_pem", "generate_secret"]
+__all__ = [
+    "Algorithm",
+    "KeyRing",
+    "SigningKey",
+    "check_secret_strength",
+    "generate_private_pem",
+    "generate_secret",
+]
 
 Algorithm = Literal["HS256", "EdDSA", "ES256"]
 ALGORITHMS: tuple[Algorithm, ...] = ("HS256", "EdDSA", "ES256")

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from .tokens import AccessClaims
 
-__all__ = ["Revocation", "RevocationKind", "RevocationView"]
+__all__ = ["Revocation", "RevocationKind", "RevocationView", "token_key"]
 
 
 class RevocationKind(StrEnum):

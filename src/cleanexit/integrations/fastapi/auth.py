@@ -31,7 +31,7 @@ from ...server.sessions import LogoutResult, SessionService, TokenPair
 from ...server.tokens import AccessClaims
 from .responses import error_response, json_response
 
-__all__ = ["CSRF_COOKIE", "REFRESH_COOKIE", "CleanExit"]
+__all__ = ["CSRF_COOKIE", "REFRESH_COOKIE", "CleanExit", "LoginBody", "LogoutBody", "RefreshBody"]
 
 REFRESH_COOKIE = "cleanexit_refresh"
 CSRF_COOKIE = "cleanexit_csrf"

@@ -1,0 +1,696 @@
+"""The Redis store: many server instances sharing one revocation state (issue 4).
+
+Truth lives in keys that expire when they can no longer matter; order lives in a capped stream
+every instance tails into its in-process view (``redis_replica.StreamReplica``), or that a strict
+instance skips by asking the keys on every request (``redis_replica.StrictReplica``). Every
+read-modify-write is a Lua script (``_redis_lua``), so two instances racing on one refresh
+token get exactly one ``ROTATED``. Keys are laid out for Redis Cluster; docs/redis.md has the
+map. redis-py is imported here only, and its errors leave as ``StoreUnavailableError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast
+from urllib.parse import urlsplit
+
+import orjson
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ConstantBackoff
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
+
+from ...clock import Clock, system_clock
+from ...errors import ConfigurationError, StoreError, StoreUnavailableError
+from ..revocation import Revocation, RevocationKind, token_key
+from . import _redis_lua as lua
+from .base import (
+    Cursor,
+    RefreshRecord,
+    Rotation,
+    RotationStatus,
+    SecurityEvent,
+    SessionRecord,
+    Store,
+)
+
+if TYPE_CHECKING:
+    from ..replica import Replica
+    from ..tokens import AccessClaims
+
+__all__ = ["FeedBatch", "RedisFeed", "RedisStore"]
+
+log = logging.getLogger("cleanexit.redis")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Client = Any  # redis.asyncio.Redis or RedisCluster: their stubs share no useful base
+MIN_REDIS = (7, 0)  # XINFO STREAM max-deleted-entry-id: exact gap detection
+
+
+def _boundary(method: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Driver errors leave the store only as ours (style.md, "Errors")."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    return wrapper
+
+
+def _unavailable(exc: BaseException) -> StoreError:
+    # Connection errors carry host:port, never credentials; other errors could carry key
+    # names (sids, token ids), so only their class is told.
+    if isinstance(exc, ResponseError) and "OOM" not in str(exc) and "READONLY" not in str(exc):
+        return StoreUnavailableError(f"redis: {type(exc).__name__}")
+    return StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}"[:200])
+
+
+def _tag(value: str) -> str:
+    """A hash tag for ``value``: itself when safe, else a digest (a brace would move the slot,
+    and a leading '~' is reserved for digests so two values never share a tag)."""
+    if not value or value[0] == "~" or "{" in value or "}" in value:
+        return "~" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return value
+
+
+def _f(value: float) -> str:
+    return repr(float(value))  # shortest exact decimal: Lua's tonumber reads the same double
+
+
+def _sid_id(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class Keys:
+    """Every key name, in one place (docs/redis.md, "Key layout")."""
+
+    def __init__(self, prefix: str) -> None:
+        if not prefix or "{" in prefix or "}" in prefix:
+            raise ConfigurationError("the Redis key prefix must be non-empty and brace-free")
+        self.prefix = prefix
+        feed = f"{prefix}:{{feed}}"
+        # stream, sid index, jti index, user index, user cutoffs: one slot, see _redis_lua
+        self.feed = [f"{feed}:stream", f"{feed}:sid", f"{feed}:jti", f"{feed}:user", f"{feed}:cut"]
+        self.gc = f"{prefix}:{{gc}}:refresh"  # every refresh record by expiry, for prune()
+        self.events = f"{prefix}:events"
+
+    def session(self, sid: str) -> str:
+        return f"{self.prefix}:{{{_tag(sid)}}}:session"
+
+    def family(self, sid: str) -> str:
+        return f"{self.prefix}:{{{_tag(sid)}}}:refresh"
+
+    def record_prefix(self, sid: str) -> str:
+        return f"{self.prefix}:{{{_tag(sid)}}}:refresh:"
+
+    def pointer(self, hexhash: str) -> str:
+        return f"{self.prefix}:refresh:{hexhash}"
+
+    def user_sessions(self, sub: str) -> str:
+        return f"{self.prefix}:user:{{{_tag(sub)}}}:sessions"
+
+    def user_seq(self, sub: str) -> str:
+        return f"{self.prefix}:user:{{{_tag(sub)}}}:seq"
+
+    def user_events(self, sub: str) -> str:
+        return f"{self.prefix}:user:{{{_tag(sub)}}}:events"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedBatch:
+    revocations: list[Revocation]
+    last_id: str
+    complete: bool  # False: more entries were waiting (read again before claiming freshness)
+    gap: bool  # entries after last_id were lost (trimmed, stream recreated): reload a snapshot
+
+
+class RedisStore(Store):
+    """``RedisStore("redis://host:6379/0", mode="replica", stale_after=1.0)``."""
+
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        mode: Literal["replica", "strict"] = "replica",
+        stale_after: float = 1.0,
+        fail_open: bool = False,
+        require_durable: bool = False,
+        key_prefix: str = "cleanexit",
+        stream_maxlen: int = 100_000,
+        stream_max_age: float = 600.0,
+        timeout: float = 2.0,
+        cluster: bool = False,
+        publish_inline: bool | None = None,
+        events_maxlen: int = 10_000,
+        events_ttl: float = 90 * 86400.0,
+        clock: Clock = system_clock,
+    ) -> None:
+        if mode not in ("replica", "strict"):
+            raise ConfigurationError(f"unknown Redis mode {mode!r} (replica, strict)")
+        if stale_after <= 0 or timeout <= 0 or stream_maxlen < 1 or stream_max_age <= 0:
+            raise ConfigurationError("Redis store bounds must be positive")
+        self.url = url
+        self.mode = mode
+        self.stale_after = stale_after
+        self.fail_open = fail_open
+        self.require_durable = require_durable
+        self.keys = Keys(key_prefix)
+        self.stream_maxlen = stream_maxlen
+        self.stream_max_age_ms = int(stream_max_age * 1000)
+        self.timeout = timeout
+        self.cluster = cluster
+        # One script per operation, feed included, where every key lives on one node; a
+        # cluster needs the two-step form (session slot first, then the feed slot).
+        self.publish_inline = (not cluster) if publish_inline is None else publish_inline
+        self.events_maxlen = events_maxlen
+        self.events_ttl_ms = int(events_ttl * 1000)
+        self._clock = clock
+        self._client: Client = None
+        self._scripts: dict[str, Any] = {}
+        self._replicas: weakref.WeakSet[Replica] = weakref.WeakSet()
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.where!r}, mode={self.mode!r})"
+
+    @property
+    def where(self) -> str:
+        """host:port (or socket path) without credentials: for logs and errors."""
+        parts = urlsplit(self.url)
+        return parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
+
+    # -- connection --------------------------------------------------------------------------
+    def connect(self, *, socket_timeout: float | None = None, tailer: bool = False) -> Client:
+        """A new client on this store's URL (the replica's tailer gets its own)."""
+        options: dict[str, Any] = {
+            "decode_responses": True,
+            "socket_timeout": socket_timeout or self.timeout,
+            "socket_connect_timeout": min(self.timeout, max(self.stale_after, 0.2)),
+            # One quick retry heals a pooled connection the server closed (restart); more
+            # would hold a request long past the freshness bound.
+            "retry": Retry(ConstantBackoff(0.01), 0 if tailer else 1),
+        }
+        if self.cluster:
+            return aioredis.RedisCluster.from_url(self.url, **options)
+        options["client_name"] = "cleanexit-tail" if tailer else "cleanexit"
+        return aioredis.Redis.from_url(self.url, single_connection_client=tailer, **options)
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = self.connect()
+        return self._client
+
+    def _script(self, name: str) -> Any:
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = self.client.register_script(getattr(lua, name))
+        return script
+
+    @_boundary
+    async def open(self) -> None:
+        info = await self.client.info("server")
+        version = tuple(int(x) for x in str(info.get("redis_version", "0.0")).split(".")[:2])
+        if version < MIN_REDIS:
+            raise ConfigurationError(
+                f"Redis {'.'.join(map(str, MIN_REDIS))} or newer is needed, "
+                f"{self.where} runs {info.get('redis_version')}"
+            )
+        persistence = await self._persistence()
+        if self.require_durable and not persistence["durable"]:
+            raise ConfigurationError(
+                f"Redis at {self.where} keeps nothing on disk ({persistence['detail']}): a restart "
+                "would forget every revocation. Turn on AOF (appendonly yes) or RDB snapshots, "
+                "or accept the risk with CLEANEXIT_REQUIRE_DURABLE_REDIS=false (docs/redis.md)."
+            )
+        if self.fail_open:
+            log.warning(
+                "CLEANEXIT_FAIL_OPEN is on: when Redis (%s) cannot be reached, tokens are checked "
+                "against a possibly stale revocation view instead of being refused (503). "
+                "A token revoked during the outage may be accepted.",
+                self.where,
+            )
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        self._scripts.clear()
+        if client is not None:
+            try:
+                await client.aclose()
+            except (RedisError, OSError):  # pragma: no cover - closing a dead socket
+                pass
+
+    def make_replica(self, *, clock: Callable[[], float]) -> Replica:
+        from .redis_replica import StreamReplica, StrictReplica
+
+        kind = StrictReplica if self.mode == "strict" else StreamReplica
+        replica = kind(
+            store=self, clock=clock, stale_after=self.stale_after, fail_open=self.fail_open
+        )
+        self._replicas.add(replica)
+        return replica
+
+    def feed(self, *, block: float) -> RedisFeed:
+        """A dedicated reader of the revocation stream (one blocking connection)."""
+        # The socket must outlive the server-side block, but not by much: a silent network
+        # loses the connection (and with it freshness) within block + stale_after / 2.
+        timeout = block + max(self.stale_after / 2, 0.05)
+        return RedisFeed(self, self.connect(socket_timeout=timeout, tailer=True))
+
+    # -- sessions and refresh families ---------------------------------------------------------
+    @_boundary
+    async def create_session(self, session: SessionRecord, refresh: RefreshRecord) -> None:
+        k, sid, hexhash = self.keys, session.sid, refresh.token_hash.hex()
+        now = _f(session.created_at)
+        # The user's index first: a session "log out everywhere" cannot find must not exist.
+        seq = await self._script("USER_ADD")(
+            keys=[k.user_sessions(session.sub), k.user_seq(session.sub)],
+            args=[sid, _f(session.expires_at), now],
+        )
+        fields = {
+            "sid": sid,
+            "sub": session.sub,
+            "created_at": _f(session.created_at),
+            "last_seen": _f(session.last_seen),
+            "expires_at": _f(session.expires_at),
+            "user_agent": session.user_agent,
+            "ip": session.ip,
+            "seq": str(seq),
+        }
+        if session.ended_at is not None:
+            fields.update(ended_at=_f(session.ended_at), end_reason=session.end_reason or "")
+        session_ms = _ttl_ms(session.expires_at, session.created_at)
+        record_ms = _ttl_ms(refresh.expires_at, refresh.issued_at)
+        async with self.client.pipeline(transaction=True) as pipe:  # one slot: {sid}
+            pipe.hset(k.session(sid), mapping=fields)
+            pipe.pexpire(k.session(sid), session_ms)
+            pipe.hset(
+                k.record_prefix(sid) + hexhash,
+                mapping={"issued_at": _f(refresh.issued_at), "expires_at": _f(refresh.expires_at)},
+            )
+            pipe.pexpire(k.record_prefix(sid) + hexhash, record_ms)
+            pipe.zadd(k.family(sid), {hexhash: refresh.expires_at})
+            pipe.pexpire(k.family(sid), max(session_ms, record_ms))
+            await pipe.execute()
+        await self._point(hexhash, sid, refresh.expires_at, record_ms)
+
+    async def _point(self, hexhash: str, sid: str, expires_at: float, ttl_ms: int) -> None:
+        # Last: until this pointer exists the refresh token cannot be used.
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.pointer(hexhash), sid, px=ttl_ms)
+            pipe.zadd(self.keys.gc, {f"{hexhash}:{sid}": expires_at})
+            await pipe.execute()
+
+    @_boundary
+    async def rotate_refresh(
+        self,
+        old_hash: bytes,
+        new_hash: bytes,
+        *,
+        now: float,
+        idle_ttl: float,
+        grace: float,
+        deny_until: float,
+    ) -> Rotation:
+        k, old_hex, new_hex = self.keys, old_hash.hex(), new_hash.hex()
+        sid = await self.client.get(k.pointer(old_hex))
+        if sid is None:
+            return Rotation(RotationStatus.INVALID)
+        candidate = now + idle_ttl
+        # The new token's pointer goes first (an upper bound on its expiry), so the token
+        # works the moment the script returns it; it is withdrawn if the script refuses.
+        await self._point(new_hex, sid, candidate, _ttl_ms(candidate, now))
+        keys = [k.session(sid), k.family(sid), k.record_prefix(sid) + old_hex]
+        keys.append(k.record_prefix(sid) + new_hex)
+        if self.publish_inline:
+            keys += k.feed
+        status, expires, published, fields, dropped = await self._script("ROTATE")(
+            keys=keys,
+            args=[
+                _f(now), _f(grace), _f(candidate), _f(deny_until), new_hex,
+                k.record_prefix(sid), sid, self.stream_maxlen, self.stream_max_age_ms,
+            ],
+        )  # fmt: skip
+        result = RotationStatus(status)
+        session = _session(fields)
+        if result is not RotationStatus.ROTATED:
+            await self._unpoint([new_hex], sid)
+        if result is RotationStatus.REUSED:
+            assert session is not None
+            if not published:
+                await self._publish([("sid", sid, deny_until, 0.0, "max")], now=now)
+            await self._unpoint(dropped, sid)
+            await self._event(SecurityEvent(now, "refresh_token_reuse", session.sub, sid))
+        if result is not RotationStatus.ROTATED:
+            return Rotation(result, session)
+        return Rotation(result, session, float(expires))
+
+    async def _unpoint(self, hexes: Sequence[str], sid: str) -> None:
+        if not hexes:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            for hexhash in hexes:
+                pipe.delete(self.keys.pointer(hexhash))
+            pipe.zrem(self.keys.gc, *(f"{hexhash}:{sid}" for hexhash in hexes))
+            await pipe.execute()
+
+    @_boundary
+    async def session_for_refresh(self, token_hash: bytes, *, now: float) -> SessionRecord | None:
+        hexhash = token_hash.hex()
+        sid = await self.client.get(self.keys.pointer(hexhash))
+        if sid is None:
+            return None
+        async with self.client.pipeline(transaction=True) as pipe:  # one slot: {sid}
+            pipe.hmget(self.keys.record_prefix(sid) + hexhash, "expires_at", "rotated_at")
+            pipe.hgetall(self.keys.session(sid))
+            (expires, rotated), fields = await pipe.execute()
+        session = _session(fields)
+        if expires is None or rotated is not None or now >= float(expires):
+            return None
+        return session if session is not None and session.active(now) else None
+
+    @_boundary
+    async def get_session(self, sid: str) -> SessionRecord | None:
+        return _session(await self.client.hgetall(self.keys.session(sid)))
+
+    @_boundary
+    async def list_sessions(self, sub: str, *, now: float) -> list[SessionRecord]:
+        index = self.keys.user_sessions(sub)
+        sids = await self.client.zrangebyscore(index, f"({_f(now)}", "+inf")
+        if not sids:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for sid in sids:
+                pipe.hgetall(self.keys.session(sid))
+            rows = await pipe.execute()
+        found, stale = [], []
+        for sid, fields in zip(sids, rows, strict=True):
+            session = _session(fields)
+            if session is not None and session.active(now):
+                found.append((session, int(fields.get("seq", 0))))
+            else:
+                stale.append(sid)
+        if stale:  # ended or gone: the index forgets them now rather than at its expiry
+            await self.client.zrem(index, *stale)
+        found.sort(key=lambda pair: (pair[0].created_at, pair[1]))
+        return [session for session, _ in found]
+
+    @_boundary
+    async def end_sessions(
+        self, sids: Sequence[str], *, now: float, reason: str, deny_until: float
+    ) -> list[str]:
+        return await self._end(list(dict.fromkeys(sids)), now, reason, deny_until)
+
+    async def _end(self, sids: list[str], now: float, reason: str, deny: float) -> list[str]:
+        if not sids:
+            return []
+        k, script = self.keys, lua.SESSION_END
+        async with self.client.pipeline(transaction=False) as pipe:
+            for sid in sids:
+                keys = [k.session(sid), k.family(sid)] + (k.feed if self.publish_inline else [])
+                args = [_f(now), reason, _f(deny), k.record_prefix(sid), sid]
+                pipe.eval(script, len(keys), *keys, *args, self.stream_maxlen, self.stream_max_age_ms)
+            results = await pipe.execute()
+        ended, pending, owners, dropped = [], [], {}, []
+        for sid, (status, recorded, published, hexes) in zip(sids, results, strict=True):
+            dropped += hexes
+            owners.update(dict.fromkeys(hexes, sid))
+            if status == 1:
+                ended.append(sid)
+                if not published:
+                    pending.append(("sid", sid, deny, 0.0, "max"))
+            elif status == 2 and recorded and not published and not self.publish_inline:
+                # Ended by an earlier call whose announcement may never have happened (a
+                # failure between the two steps): announce it now if it is missing.
+                pending.append(("sid", sid, float(recorded), 0.0, "absent"))
+        if pending:
+            added = await self._publish(pending, now=now)
+            ended += [p[1] for p, new in zip(pending, added, strict=True) if new and p[4] == "absent"]
+        for sid in set(owners.values()):
+            await self._unpoint([h for h, owner in owners.items() if owner == sid], sid)
+        return ended
+
+    @_boundary
+    async def end_user_sessions(
+        self,
+        sub: str,
+        *,
+        now: float,
+        reason: str,
+        deny_until: float,
+        keep_sid: str | None = None,
+        cutoff: float | None = None,
+    ) -> list[str]:
+        sessions = await self.list_sessions(sub, now=now)
+        sids = [s.sid for s in sessions if s.sid != keep_sid]
+        ended = await self._end(sids, now, reason, deny_until)
+        if cutoff is not None:
+            await self._publish([("user", sub, deny_until, cutoff, "max")], now=now)
+        return ended
+
+    @_boundary
+    async def revoke_token(self, iss: str, jti: str, *, expires_at: float) -> bool:
+        entry = ("jti", token_key(iss, jti), expires_at, 0.0, "absent")
+        (added,) = await self._publish([entry], now=self._clock())
+        return bool(added)
+
+    async def _publish(
+        self, entries: Sequence[tuple[str, str, float, float, str]], *, now: float
+    ) -> list[int]:
+        args: list[Any] = [_f(now), self.stream_maxlen, self.stream_max_age_ms]
+        for kind, member, score, cutoff, mode in entries:
+            args += [kind, member, _f(score), _f(cutoff), mode]
+        result = await self._script("PUBLISH")(keys=self.keys.feed, args=args)
+        return [int(x) for x in result]
+
+    # -- security events -----------------------------------------------------------------------
+    async def _event(self, event: SecurityEvent) -> None:
+        data = orjson.dumps(
+            {"at": event.at, "kind": event.kind, "sub": event.sub, "sid": event.sid,
+             "detail": event.detail}
+        )  # fmt: skip
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key in (self.keys.events, self.keys.user_events(event.sub)):
+                pipe.lpush(key, data)
+                pipe.ltrim(key, 0, self.events_maxlen - 1)
+                pipe.pexpire(key, self.events_ttl_ms)
+            await pipe.execute()
+
+    @_boundary
+    async def events(self, *, sub: str | None = None, limit: int = 100) -> list[SecurityEvent]:
+        key = self.keys.events if sub is None else self.keys.user_events(sub)
+        rows = await self.client.lrange(key, 0, max(limit, 1) - 1)
+        return [SecurityEvent(**orjson.loads(row)) for row in rows][:limit]
+
+    # -- the change feed -----------------------------------------------------------------------
+    @_boundary
+    async def revocations(
+        self, *, since: Cursor | None, now: float
+    ) -> tuple[list[Revocation], Cursor]:
+        if since is not None:
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.xinfo_stream(self.keys.feed[0])
+                pipe.xrange(self.keys.feed[0], min=f"({since}", max="+")
+                info, entries = await pipe.execute(raise_on_error=False)
+            if isinstance(entries, Exception):
+                raise entries
+            if not _gap(info, str(since)):
+                revs = [r for r in _entries(entries) if r.expires_at > now]
+                return revs, (entries[-1][0] if entries else since)
+        return await snapshot(self.client, self.keys, now)
+
+    def change_marker(self) -> object:
+        return None  # no cheap local signal: the stream replica tails instead
+
+    async def strict_reason(self, claims: AccessClaims, *, now: float) -> str | None:
+        """One round trip to the feed slot: the three lookups the view would make."""
+        stream, sid_idx, jti_idx, user_idx, cut = self.keys.feed
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.zscore(sid_idx, claims.sid)
+                pipe.zscore(jti_idx, token_key(claims.iss, claims.jti))
+                pipe.zscore(user_idx, claims.sub)
+                pipe.hget(cut, claims.sub)
+                sid_until, jti_until, user_until, cutoff = await pipe.execute()
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise _unavailable(exc) from exc
+        if sid_until is not None and sid_until > now:
+            return "session ended"
+        if jti_until is not None and jti_until > now:
+            return "revoked"
+        if user_until is not None and user_until > now and cutoff is not None:
+            if claims.iat < float(cutoff):
+                return "logged out everywhere"
+        return None
+
+    # -- upkeep --------------------------------------------------------------------------------
+    @_boundary
+    async def prune(self, *, now: float) -> int:
+        """Most keys expire by themselves; this trims the indexes and drops refresh records
+        by the caller's clock (the same answer a store with rows would give)."""
+        gone = int(
+            await self._script("PRUNE")(keys=self.keys.feed, args=[_f(now), self.stream_max_age_ms])
+        )
+        while members := await self.client.zrangebyscore(self.keys.gc, "-inf", _f(now), 0, 500):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for member in members:
+                    hexhash, _, sid = member.partition(":")
+                    pipe.delete(self.keys.record_prefix(sid) + hexhash)
+                    pipe.zrem(self.keys.family(sid), hexhash)
+                    pipe.delete(self.keys.pointer(hexhash))
+                pipe.zrem(self.keys.gc, *members)
+                results = await pipe.execute()
+            gone += sum(results[0:-1:3])
+        return gone
+
+    @_boundary
+    async def ping(self) -> dict[str, Any]:
+        info = await self.client.info("server")
+        stream, sid_idx, jti_idx, user_idx, _ = self.keys.feed
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.xlen(stream)
+            pipe.zcard(sid_idx)
+            pipe.zcard(jti_idx)
+            pipe.zcard(user_idx)
+            length, sids, jtis, users = await pipe.execute()
+        return {
+            "backend": self.name,
+            "where": self.where,
+            "mode": self.mode,
+            "redis_version": info.get("redis_version"),
+            "persistence": await self._persistence(),
+            "stream": {"length": length, "max_age_s": self.stream_max_age_ms / 1000},
+            "revocations": {"sid": sids, "jti": jtis, "user": users},
+            "replicas": [replica.status() for replica in list(self._replicas)],
+        }
+
+    async def _persistence(self) -> dict[str, Any]:
+        info = await self.client.info("persistence")
+        aof = bool(int(info.get("aof_enabled", 0)))
+        try:
+            save = (await self.client.config_get("save")).get("save", "")
+            fsync = (await self.client.config_get("appendfsync")).get("appendfsync")
+            rdb: bool | None = bool(str(save).strip())
+        except ResponseError:  # CONFIG disabled (managed Redis): RDB cannot be seen
+            rdb, fsync = None, None
+        detail = f"appendonly {'yes' if aof else 'no'}, save {'?' if rdb is None else repr(save)}"
+        return {
+            "aof": aof,
+            "aof_fsync": fsync if aof else None,
+            "rdb": rdb,
+            "durable": aof or bool(rdb),
+            "loading": bool(int(info.get("loading", 0))),
+            "detail": detail,
+        }
+
+
+class RedisFeed:
+    """What a stream replica reads: an atomic snapshot, then the stream from its id on."""
+
+    def __init__(self, store: RedisStore, client: Client) -> None:
+        self.store = store
+        self.client = client
+
+    @_boundary
+    async def snapshot(self, *, now: float) -> tuple[list[Revocation], str]:
+        return await snapshot(self.client, self.store.keys, now)
+
+    @_boundary
+    async def read(self, last_id: str, *, block: float, count: int = 1000) -> FeedBatch:
+        stream = self.store.keys.feed[0]
+        # XINFO first, XREAD BLOCK second, one round trip: the XINFO answer says whether
+        # anything after last_id was trimmed before this read (then the read cannot be trusted).
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.xinfo_stream(stream)
+            pipe.xread({stream: last_id}, count=count, block=max(int(block * 1000), 1))
+            info, answer = await pipe.execute(raise_on_error=False)
+        if isinstance(answer, Exception):
+            raise answer
+        if _gap(info, last_id):
+            return FeedBatch([], last_id, complete=False, gap=True)
+        entries = answer[0][1] if answer else []
+        last = entries[-1][0] if entries else last_id
+        return FeedBatch(_entries(entries), last, complete=len(entries) < count, gap=False)
+
+    async def close(self) -> None:
+        try:
+            await self.client.aclose()
+        except (RedisError, OSError):  # pragma: no cover - closing a dead socket
+            pass
+
+
+async def snapshot(client: Client, keys: Keys, now: float) -> tuple[list[Revocation], str]:
+    script = lua.SNAPSHOT
+    last, sids, jtis, users, cutoffs = await client.eval(script, 5, *keys.feed, _f(now))
+    revs = [Revocation.session(m, expires_at=float(s)) for m, s in _pairs(sids)]
+    revs += [Revocation(RevocationKind.TOKEN, m, float(s)) for m, s in _pairs(jtis)]
+    revs += [
+        Revocation.user(m, cutoff=float(c), expires_at=float(s))
+        for (m, s), c in zip(_pairs(users), cutoffs, strict=True)
+    ]
+    return revs, str(last)
+
+
+def _pairs(flat: list[str]) -> list[tuple[str, str]]:
+    return list(zip(flat[0::2], flat[1::2], strict=True))
+
+
+def _entries(entries: list[tuple[str, dict[str, str]]]) -> list[Revocation]:
+    revs = []
+    for _, fields in entries:
+        kind, member, until = fields.get("k"), fields.get("m", ""), float(fields.get("e", 0))
+        if kind == "sid":
+            revs.append(Revocation.session(member, expires_at=until))
+        elif kind == "jti":
+            revs.append(Revocation(RevocationKind.TOKEN, member, until))
+        elif kind == "user":
+            revs.append(Revocation.user(member, cutoff=float(fields["c"]), expires_at=until))
+    return revs
+
+
+def _gap(info: object, last_id: str) -> bool:
+    """True when entries after ``last_id`` can no longer be read from the stream."""
+    if isinstance(info, Exception):  # no stream: fine only if we never saw one
+        if "no such key" not in str(info).lower():
+            raise info
+        return last_id != "0-0"
+    assert isinstance(info, dict)
+    seen = _sid_id(last_id)
+    if _sid_id(str(info.get("last-generated-id", "0-0"))) < seen:
+        return True  # the stream was recreated (data loss, or expired while we were away)
+    return _sid_id(str(info.get("max-deleted-entry-id", "0-0"))) > seen
+
+
+def _session(fields: object) -> SessionRecord | None:
+    if not fields:
+        return None
+    if isinstance(fields, list):  # HGETALL from Lua: a flat list
+        fields = dict(_pairs(fields))
+    row = cast(dict[str, str], fields)
+    ended = row.get("ended_at")
+    return SessionRecord(
+        sid=row["sid"],
+        sub=row["sub"],
+        created_at=float(row["created_at"]),
+        last_seen=float(row["last_seen"]),
+        expires_at=float(row["expires_at"]),
+        user_agent=row.get("user_agent", ""),
+        ip=row.get("ip", ""),
+        ended_at=float(ended) if ended else None,
+        end_reason=row.get("end_reason") or None if ended else None,
+    )
+
+
+def _ttl_ms(until: float, now: float) -> int:
+    return max(int((until - now) * 1000), 1)
