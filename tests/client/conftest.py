@@ -102,3 +102,13 @@ class Callbacks:
 @pytest.fixture
 def callbacks() -> Callbacks:
     return Callbacks()
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real server for this module alone ("log out everywhere" must not disturb others)."""
+    from tests.support.server import start_server
+
+    server = start_server(tmp_path_factory.mktemp("own"))
+    yield server
+    server.stop()

@@ -111,10 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def finish(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
 
 class _Server(ThreadingHTTPServer):

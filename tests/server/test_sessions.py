@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -36,11 +35,15 @@ class Users:
 
 
 def build(store: Store, clock: ManualClock, **policy: float) -> SessionService:
-    p = SessionPolicy(access_ttl=600, refresh_idle_ttl=3600, refresh_absolute_ttl=7200, refresh_grace=5, **policy)  # type: ignore[arg-type]
+    p = SessionPolicy(
+        access_ttl=600, refresh_idle_ttl=3600, refresh_absolute_ttl=7200, refresh_grace=5, **policy
+    )  # type: ignore[arg-type]
     verifier = Verifier(keys=KEYS, issuer="iss", audience="aud", clock=clock)
     guard = Guard(verifier=verifier, replica=store.make_replica(clock=clock))
     issuer = TokenIssuer(keys=KEYS, issuer="iss", audience="aud", access_ttl=600, clock=clock)
-    return SessionService(store=store, issuer=issuer, guard=guard, authenticator=Users(), policy=p, clock=clock)
+    return SessionService(
+        store=store, issuer=issuer, guard=guard, authenticator=Users(), policy=p, clock=clock
+    )
 
 
 @pytest.fixture
@@ -49,11 +52,10 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def service(clock: ManualClock) -> AsyncIterator[SessionService]:
-    store = MemoryStore()
-    svc = build(store, clock)
+async def service(clock: ManualClock) -> SessionService:
+    svc = build(MemoryStore(), clock)
     await svc.guard.replica.start()
-    yield svc
+    return svc
 
 
 async def test_wrong_password(service: SessionService) -> None:
@@ -83,7 +85,9 @@ async def test_absolute_expiry_caps_refresh(service: SessionService, clock: Manu
         await service.refresh(pair.refresh_token)
 
 
-async def test_race_inside_grace_keeps_the_session(service: SessionService, clock: ManualClock) -> None:
+async def test_race_inside_grace_keeps_the_session(
+    service: SessionService, clock: ManualClock
+) -> None:
     pair = await service.login("alice", "pw")
     winner = await service.refresh(pair.refresh_token)
     clock.advance(4)
@@ -116,7 +120,9 @@ async def test_logout_all_then_login_in_the_same_second(service: SessionService)
         await service.guard.authenticate(old.access_token)
 
 
-async def test_cutoff_refuses_tokens_of_unknown_sessions(service: SessionService, clock: ManualClock) -> None:
+async def test_cutoff_refuses_tokens_of_unknown_sessions(
+    service: SessionService, clock: ManualClock
+) -> None:
     """A token whose session the store never saw (e.g. issued elsewhere with the same key)
     is still caught by the per-user cutoff."""
     stray = service.issuer.issue(sub="alice", sid="never-stored")
@@ -126,7 +132,9 @@ async def test_cutoff_refuses_tokens_of_unknown_sessions(service: SessionService
         await service.guard.authenticate(stray.token)
 
 
-async def test_deny_entries_outlive_every_token_they_cover(service: SessionService, clock: ManualClock) -> None:
+async def test_deny_entries_outlive_every_token_they_cover(
+    service: SessionService, clock: ManualClock
+) -> None:
     pair = await service.login("alice", "pw")
     claims = await service.guard.authenticate(pair.access_token)
     await service.logout(claims=claims)

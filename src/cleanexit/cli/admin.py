@@ -15,7 +15,7 @@ from ..runtime import Runtime, build_runtime
 from ..server.keystore import rotate_signing_key
 from ..settings import Settings
 
-__all__ = ["preflight", "register"]
+__all__ = ["preflight", "register", "sessions_app"]
 
 T = TypeVar("T")
 DataDir = Annotated[
@@ -23,7 +23,9 @@ DataDir = Annotated[
     typer.Option("--data-dir", envvar="CLEANEXIT_DATA_DIR", help="Where keys and SQLite live."),
 ]
 users_app = typer.Typer(help="Manage the standalone service's users.", no_args_is_help=True)
-sessions_app = typer.Typer(help="Inspect sessions.", no_args_is_help=True)
+sessions_app = typer.Typer(
+    help="Your sessions on the server (terminal client); `sessions list --user` is the admin view."
+)
 keys_app = typer.Typer(help="Signing keys (EdDSA / ES256 rotation).", no_args_is_help=True)
 
 

@@ -29,7 +29,7 @@ from cleanexit.client import (
 )
 from cleanexit.errors import InvalidCredentialsError
 
-__all__ = ["register"]
+__all__ = ["KeyFile", "StateDir", "register", "sessions"]
 
 StateDir = Annotated[
     Path | None,
@@ -57,7 +57,8 @@ def register(app: typer.Typer) -> None:
         login
     )
     app.command("whoami", help="Show who the saved session belongs to (asks the server).")(whoami)
-    app.command("sessions", help="List your active sessions on the server.")(sessions)
+    # `cleanexit sessions` is shared with the admin group (`sessions list --user`); the main
+    # app routes the bare command here (see cli/commands.py).
     app.command("logout", help="Log out: revoke on the server, then purge local state.")(logout)
 
 

@@ -96,11 +96,23 @@ def _redact(url: str) -> str:
 
 admin.register(app)
 try:
-    from . import client_cmds
-except ImportError:  # pragma: no cover - the client extra is not installed
-    client_cmds = None  # type: ignore[assignment]
+    import httpx  # noqa: F401 - the client extra
+except ModuleNotFoundError:  # pragma: no cover - the client extra is not installed
+    pass
 else:
+    from . import client_cmds
+
     client_cmds.register(app)
+
+    @admin.sessions_app.callback(invoke_without_command=True)
+    def sessions(
+        ctx: typer.Context,
+        state_dir: client_cmds.StateDir = None,
+        key_file: client_cmds.KeyFile = None,
+    ) -> None:
+        """Your sessions on the server; `sessions list --user NAME` is the admin view."""
+        if ctx.invoked_subcommand is None:
+            client_cmds.sessions(state_dir, key_file)
 
 
 def run() -> None:

@@ -23,16 +23,11 @@ T = TypeVar("T")
 
 
 class AsyncClient(BaseClient):
-    """A cleanexit client for asyncio or trio code (through anyio)."""
+    """A cleanexit client for async code (asyncio; its primitives come from anyio)."""
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(base_url, **options)
+    def _open_http(self, transport: Any) -> None:
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            raise TypeError("transport must be an httpx.AsyncBaseTransport")
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=self._core.timeout,

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from cleanexit.client._core import AfterLogout, ClientCore
 from cleanexit.client.config import open_state
 from cleanexit.client.outbox import Outbox
@@ -24,7 +26,9 @@ class BaseClient:
 
     ``state_dir`` (or an explicit ``state_file``) turns on encrypted persistence; the state is
     rehydrated here, after finishing any interrupted logout. ``use_outbox=True`` keeps
-    unconfirmed revocations for :meth:`flush_outbox` (see docs/client.md).
+    unconfirmed revocations for :meth:`flush_outbox` (see docs/client.md). ``transport``
+    is handed to httpx (tests, proxies). ``timeout`` bounds ordinary calls,
+    ``logout_timeout`` the best-effort server call of logout.
     """
 
     def __init__(
@@ -41,6 +45,7 @@ class BaseClient:
         logout_timeout: float = 3.0,
         clock: Clock = system_clock,
         on_logout: Iterable[AfterLogout] = (),
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if state_dir is not None and state_file is None:
             state_file, default_outbox = open_state(state_dir, key=key, clock=clock)
@@ -56,7 +61,11 @@ class BaseClient:
             logout_timeout=logout_timeout,
         )
         self._core.callbacks.extend(on_logout)
-        self._core.rehydrate()
+        self._core.rehydrate()  # first: it may warn, and no connection pool is open yet
+        self._open_http(transport)
+
+    def _open_http(self, transport: Any) -> None:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         s = self.state
@@ -87,7 +96,3 @@ class BaseClient:
     def _detach(self) -> None:
         if self._core.persisted:
             self._core.persisted.close()
-
-    @staticmethod
-    def _request_kwargs(**kwargs: Any) -> dict[str, Any]:
-        return {k: v for k, v in kwargs.items() if v is not None}

@@ -101,7 +101,7 @@ class ClientCore:
     def resolve(self, target: str | httpx.URL) -> httpx.URL:
         base = self.store.state.server_url or self.base_url
         if base is None:
-            raise NotAuthenticatedError("no server URL: log in first")
+            raise NotAuthenticatedError("not logged in (no server URL known)")
         return proto.resolve(base, target)
 
     def sync_shared(self) -> None:

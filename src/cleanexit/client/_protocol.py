@@ -125,7 +125,8 @@ def classify_unauthorized(response: httpx.Response) -> Literal["refresh", "ended
     if 'error="invalid_token"' not in header:
         return None
     match = _DESCRIPTION.search(header)
-    description = match.group(1) if match else ""
+    # docs/api.md says "session ended"; tolerate a "revoked: " prefix on the reason too.
+    description = (match.group(1) if match else "").removeprefix("revoked: ")
     if description in _REFRESHABLE:
         return "refresh"
     return "ended" if description in _ENDED else None

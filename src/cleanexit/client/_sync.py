@@ -24,14 +24,9 @@ T = TypeVar("T")
 class Client(BaseClient):
     """A cleanexit client for synchronous code; safe to share between threads."""
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(base_url, **options)
+    def _open_http(self, transport: Any) -> None:
+        if transport is not None and not isinstance(transport, httpx.BaseTransport):
+            raise TypeError("transport must be an httpx.BaseTransport")
         self._http = httpx.Client(
             transport=transport,
             timeout=self._core.timeout,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["SCOPES", "LogoutResult", "OutboxReport", "Scope", "ServerOutcome"]
+__all__ = ["NOT_ATTEMPTED", "SCOPES", "LogoutResult", "OutboxReport", "Scope", "ServerOutcome"]
 
 Scope = Literal["current", "others", "all"]
 SCOPES: tuple[Scope, ...] = ("current", "others", "all")

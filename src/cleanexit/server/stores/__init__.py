@@ -47,5 +47,5 @@ def open_store(url: str, **options: object) -> Store:
             raise ConfigurationError(
                 "the Redis store needs redis-py: pip install 'cleanexit[redis]'"
             ) from exc
-        return RedisStore(url, **options)  # type: ignore[arg-type,no-any-return]
+        return RedisStore(url, **options)  # type: ignore[arg-type]
     raise ConfigurationError(f"unknown store URL scheme {scheme!r} (memory, sqlite, redis)")
