@@ -353,3 +353,28 @@ def test_weak_secret_is_a_clear_startup_error(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "d", env={"CLEANEXIT_SECRET": "hunter2"})
     with pytest.raises(RuntimeError, match="too weak"):
         server.start(timeout=20)
+
+
+def test_cookie_mode_logout_with_a_dead_cookie_clears_it(server: ServerProcess) -> None:
+    with httpx.Client(base_url=server.url) as browser:
+        r = browser.post(
+            "/auth/login",
+            json={"username": "alice", "password": DEMO_PASSWORD, "refresh_in_cookie": True},
+        )
+        csrf = r.json()["csrf_token"]
+        assert browser.post("/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
+        # The browser lost the response (offline): it still holds the cookie, now dead.
+        browser.cookies.set(
+            "cleanexit_refresh", r.cookies["cleanexit_refresh"], domain="127.0.0.1", path="/auth"
+        )
+        browser.cookies.set("cleanexit_csrf", csrf, domain="127.0.0.1", path="/")
+        again = browser.post("/auth/logout", headers={"X-CSRF-Token": csrf})
+        assert again.status_code == 401
+        assert 'cleanexit_refresh=""' in " ".join(again.headers.get_list("set-cookie"))
+
+
+def test_hashed_assets_are_cached_forever(server: ServerProcess) -> None:
+    page = httpx.get(server.url + "/").text
+    asset = page.split('src="', 1)[1].split('"', 1)[0]
+    r = httpx.get(server.url + asset)
+    assert r.status_code == 200 and "immutable" in r.headers["cache-control"]

@@ -9,10 +9,12 @@ import logging
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
 
 from ...errors import CleanexitError
 from ...runtime import Runtime, build_runtime
@@ -22,7 +24,7 @@ from .auth import CleanExit
 from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from .responses import error_response, install_error_handlers, json_response
 
-__all__ = ["app_from_env", "create_app"]
+__all__ = ["ImmutableStaticFiles", "app_from_env", "create_app"]
 
 log = logging.getLogger("cleanexit")
 STATIC = Path(str(resources.files("cleanexit") / "web" / "static"))
@@ -97,10 +99,19 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     return app
 
 
+class ImmutableStaticFiles(StaticFiles):
+    """Build outputs with content hashes in their names never change: cache them for a year."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
 def _mount_demo(app: FastAPI) -> None:
     index = STATIC / "index.html"
     if (STATIC / "assets").is_dir():
-        app.mount("/assets", StaticFiles(directory=STATIC / "assets"), name="assets")
+        app.mount("/assets", ImmutableStaticFiles(directory=STATIC / "assets"), name="assets")
 
     @app.get("/", include_in_schema=False, response_model=None)
     async def demo() -> FileResponse | HTMLResponse:

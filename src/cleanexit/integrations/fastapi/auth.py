@@ -24,6 +24,7 @@ from ...errors import (
     CsrfError,
     InvalidClientError,
     InvalidGrantError,
+    InvalidTokenError,
     MalformedTokenError,
 )
 from ...server.replica import Guard
@@ -126,16 +127,16 @@ class CleanExit:
         return self._token_response(pair, request, cookie=from_cookie)
 
     async def logout(self, request: Request, body: LogoutBody | None = None) -> JSONResponse:
-        claims = await self.optional(request)
-        refresh = body.refresh_token if body else None
-        if refresh is None:
-            # With a bearer token the request cannot be forged cross-site; without, the
-            # cookie is only honoured with the double-submit CSRF header.
-            refresh = _cookie_refresh(request, csrf=claims is None)
-        scope = body.scope if body else "current"
-        if claims is None and refresh is None:
-            raise CredentialsMissingError("send the access token (Bearer) or the refresh token")
-        result = await self.service.logout(claims=claims, refresh_token=refresh, scope=scope)
+        try:
+            result = await self._logout(request, body)
+        except (InvalidTokenError, CredentialsMissingError) as exc:
+            # Nothing valid to revoke. A dead refresh cookie is useless but still a credential
+            # the browser keeps sending: clear it, as /auth/refresh does on invalid_grant.
+            response = error_response(exc)
+            if REFRESH_COOKIE in request.cookies:
+                self._clear_cookies(response, request)
+            return response
+        scope = result.scope
         headers = {}
         if scope != "others" and self.clear_site_data:
             headers["Clear-Site-Data"] = self.clear_site_data
@@ -143,6 +144,18 @@ class CleanExit:
         if scope != "others":
             self._clear_cookies(response, request)
         return response
+
+    async def _logout(self, request: Request, body: LogoutBody | None) -> LogoutResult:
+        claims = await self.optional(request)
+        refresh = body.refresh_token if body else None
+        if refresh is None:
+            # With a bearer token the request cannot be forged cross-site; without, the
+            # cookie is only honoured with the double-submit CSRF header.
+            refresh = _cookie_refresh(request, csrf=claims is None)
+        if claims is None and refresh is None:
+            raise CredentialsMissingError("send the access token (Bearer) or the refresh token")
+        scope = body.scope if body else "current"
+        return await self.service.logout(claims=claims, refresh_token=refresh, scope=scope)
 
     async def sessions(self, request: Request) -> JSONResponse:
         claims = await self.require(request)

@@ -80,7 +80,7 @@ class SecurityHeadersMiddleware:
         (b"x-frame-options", b"DENY"),
         (
             b"content-security-policy",
-            b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            b"default-src 'self'; script-src 'self'; style-src 'self'; "
             b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
             b"base-uri 'none'; form-action 'self'",
         ),
