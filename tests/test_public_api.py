@@ -10,7 +10,11 @@ import pytest
 
 import cleanexit
 
-OPTIONAL = {"cleanexit.server.stores.redis", "cleanexit.server.stores.redis_replica", "cleanexit.__main__"}
+OPTIONAL = {
+    "cleanexit.server.stores.redis",
+    "cleanexit.server.stores.redis_replica",
+    "cleanexit.__main__",
+}
 
 
 def modules() -> list[str]:
@@ -34,4 +38,6 @@ def test_all_is_complete(name: str) -> None:
         and (inspect.isclass(obj) or inspect.isfunction(obj))
         and getattr(obj, "__module__", None) == name
     }
-    assert defined <= set(exported), f"{name}: public but not exported: {sorted(defined - set(exported))}"
+    assert defined <= set(exported), (
+        f"{name}: public but not exported: {sorted(defined - set(exported))}"
+    )

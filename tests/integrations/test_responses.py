@@ -11,8 +11,16 @@ from cleanexit.integrations.fastapi.responses import error_response
 
 CASES = [
     (errors.CredentialsMissingError(), 401, 'Bearer realm="cleanexit"'),
-    (errors.ExpiredTokenError(), 401, 'Bearer realm="cleanexit", error="invalid_token", error_description="expired"'),
-    (errors.RevokedTokenError("revoked: session ended"), 401, 'Bearer realm="cleanexit", error="invalid_token", error_description="revoked: session ended"'),
+    (
+        errors.ExpiredTokenError(),
+        401,
+        'Bearer realm="cleanexit", error="invalid_token", error_description="expired"',
+    ),
+    (
+        errors.RevokedTokenError("revoked: session ended"),
+        401,
+        'Bearer realm="cleanexit", error="invalid_token", error_description="revoked: session ended"',
+    ),
     (errors.InvalidGrantError(), 400, None),
     (errors.InvalidRequestError(), 400, None),
     (errors.CsrfError(), 403, None),
