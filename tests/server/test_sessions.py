@@ -175,3 +175,29 @@ async def test_fail_closed_when_the_store_breaks(tmp_path: Path, clock: ManualCl
     with pytest.raises(StoreUnavailableError):
         await service.guard.authenticate(pair.access_token)
     await other.close()
+
+
+async def test_concurrent_requests_share_one_pull(tmp_path: Path, clock: ManualClock) -> None:
+    import asyncio
+
+    store = SqliteStore(tmp_path / "c.db")
+    await store.open()
+    service = build(store, clock)
+    await service.guard.replica.start()
+    pair = await service.login("alice", "pw")
+    pulls = 0
+    original = store.revocations
+
+    async def counting(**kw: object):  # type: ignore[no-untyped-def]
+        nonlocal pulls
+        pulls += 1
+        return await original(**kw)  # type: ignore[arg-type]
+
+    store.revocations = counting  # type: ignore[method-assign]
+    other = SqliteStore(tmp_path / "c.db")
+    await other.open()
+    await other.revoke_token("x", "y", expires_at=clock() + 60)
+    await asyncio.gather(*(service.guard.authenticate(pair.access_token) for _ in range(20)))
+    assert pulls == 1
+    await other.close()
+    await store.close()

@@ -8,6 +8,7 @@ SQLite); the Redis store brings its own stream-tailing and strict replicas.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -66,12 +67,21 @@ class PollingReplica(Replica):
         super().__init__(store=store, clock=clock)
         self._cursor: Cursor | None = None
         self._marker: object = object()  # never equal to a real marker: first call pulls
+        self._pulling = asyncio.Lock()
         self._next_prune = 0.0
+        self._read_marker = store.change_marker  # bound once: this runs on every request
 
     def is_fresh(self) -> bool:
-        return self.store.change_marker() == self._marker
+        return self._read_marker() == self._marker
 
     async def catch_up(self) -> None:
+        # Single flight: when the marker moves, every in-flight request notices at once; one
+        # pulls, the others wait for it and then re-check instead of pulling the same rows.
+        async with self._pulling:
+            if not self.is_fresh():
+                await self._pull()
+
+    async def _pull(self) -> None:
         marker = self.store.change_marker()  # read before pulling: nothing can slip between
         now = self._clock()
         revocations, self._cursor = await self.store.revocations(since=self._cursor, now=now)
@@ -86,7 +96,12 @@ class PollingReplica(Replica):
 
 
 class Guard:
-    """The hot path: verify the token, then ask the replica whether it was revoked."""
+    """The hot path: verify the token, then ask the replica whether it was revoked.
+
+    When the replica is fresh (the common case) the answer comes from the in-process view
+    without awaiting anything: ``authenticate`` then costs one coroutine, and ``check_now`` none
+    (issue 5); only a stale or strict replica takes the awaiting path in ``check``.
+    """
 
     def __init__(self, *, verifier: Verifier, replica: Replica) -> None:
         self.verifier = verifier
@@ -94,8 +109,22 @@ class Guard:
 
     async def authenticate(self, token: str) -> AccessClaims:
         claims = self.verifier.verify(token)
-        await self.check(claims)
+        replica = self.replica
+        if replica.strict or not replica.is_fresh():
+            await self.check(claims)
+        elif (reason := replica.view.reason(claims)) is not None:
+            raise _revoked(reason)
         return claims
+
+    def check_now(self, claims: AccessClaims) -> bool:
+        """``check`` without awaiting when the view may answer alone: True once decided
+        (``RevokedTokenError`` if revoked), False when ``await check(claims)`` is needed."""
+        replica = self.replica
+        if replica.strict or not replica.is_fresh():
+            return False
+        if (reason := replica.view.reason(claims)) is not None:
+            raise _revoked(reason)
+        return True
 
     async def check(self, claims: AccessClaims) -> None:
         replica = self.replica
@@ -105,4 +134,8 @@ class Guard:
             await replica.remote_reason(claims) if replica.strict else replica.view.reason(claims)
         )
         if reason is not None:
-            raise RevokedTokenError(f"revoked: {reason}" if reason != "revoked" else None)
+            raise _revoked(reason)
+
+
+def _revoked(reason: str) -> RevokedTokenError:
+    return RevokedTokenError(f"revoked: {reason}" if reason != "revoked" else None)
