@@ -100,6 +100,7 @@ def _store_options(settings: Settings) -> dict[str, object]:
     durable = settings.require_durable_redis
     return {
         "mode": settings.redis_mode,
+        "cluster": settings.redis_cluster,
         "stale_after": settings.stale_after,
         "fail_open": settings.fail_open,
         "require_durable": settings.production if durable is None else durable,

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     leeway: int = Field(default=0, ge=0, le=300)
     store_url: str | None = None  # default: sqlite://<data_dir>/cleanexit.db
     redis_mode: Literal["replica", "strict"] = "replica"
+    redis_cluster: bool = False  # Redis Cluster: two-step announcements (docs/redis.md)
     stale_after: float = Field(default=1.0, gt=0)
     fail_open: bool = False
     production: bool = False

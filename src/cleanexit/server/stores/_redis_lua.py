@@ -16,8 +16,10 @@ from __future__ import annotations
 
 __all__ = ["PRUNE", "PUBLISH", "ROTATE", "SESSION_END", "SNAPSHOT", "USER_ADD"]
 
-# Shared helpers. ``feed`` is a table of the five feed keys:
-# stream, sid index, jti index, user index (zsets scored by expiry), user cutoffs (hash).
+# Shared helpers. ``feed`` is a table of the six feed keys: stream, sid index, jti index,
+# user index (zsets scored by expiry), user cutoffs (hash), entry counter. Every stream entry
+# carries the counter's value ``n``, so a reader that sees n jump knows it missed entries
+# (trimming does not move XINFO's max-deleted-entry-id, so ids alone cannot tell).
 _PRELUDE = """
 local function ttl_ms(until_, now)
   local t = math.floor((tonumber(until_) - tonumber(now)) * 1000)
@@ -60,22 +62,23 @@ local function publish(feed, kind, member, score, cutoff, now, mode, maxlen, max
   end
   if longer then redis.call('ZADD', idx, score, member) end
   extend(idx, ttl_ms(score, now))
-  if kind == 'user' then
-    redis.call('XADD', feed[1], 'MAXLEN', '~', maxlen, '*',
-      'k', kind, 'm', member, 'e', score, 'c', cutoff)
-  else
-    redis.call('XADD', feed[1], 'MAXLEN', '~', maxlen, '*', 'k', kind, 'm', member, 'e', score)
-  end
+  local n = redis.call('INCR', feed[6])
+  redis.call('XADD', feed[1], 'MAXLEN', '~', maxlen, '*',
+    'n', n, 'k', kind, 'm', member, 'e', score, 'c', cutoff)
   local t = redis.call('TIME')
   local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   redis.call('XTRIM', feed[1], 'MINID', '~', string.format('%d', now_ms - tonumber(maxage)))
+  -- An idle feed goes away; its readers see the counter restart and reload a snapshot.
   redis.call('PEXPIRE', feed[1], maxage)
+  redis.call('PEXPIRE', feed[6], maxage)
   return 1
 end
 
 local function feed_keys(first)
-  if #KEYS < first + 4 then return nil end
-  return {KEYS[first], KEYS[first + 1], KEYS[first + 2], KEYS[first + 3], KEYS[first + 4]}
+  if #KEYS < first + 5 then return nil end
+  local feed = {}
+  for i = 0, 5 do feed[#feed + 1] = KEYS[first + i] end
+  return feed
 end
 
 -- End a session: mark it, drop its refresh family, keep the record only while its access
@@ -90,7 +93,7 @@ local function end_session(skey, fam, rec_prefix, now, reason, deny_until)
 end
 """
 
-# KEYS: the five feed keys. ARGV: now, maxlen, maxage_ms, then (kind, member, score, cutoff,
+# KEYS: the six feed keys. ARGV: now, maxlen, maxage_ms, then (kind, member, score, cutoff,
 # mode) per revocation. Returns one 0/1 per revocation.
 PUBLISH = (
     _PRELUDE
@@ -105,7 +108,7 @@ return out
 """
 )
 
-# KEYS: session, family, [five feed keys]. ARGV: now, reason, deny_until, rec_prefix, sid,
+# KEYS: session, family, [six feed keys]. ARGV: now, reason, deny_until, rec_prefix, sid,
 # maxlen, maxage_ms. Returns {status, deny_until, published, dropped hashes}; status 1 = ended
 # now, 2 = ended before (deny_until is the one recorded then), 0 = unknown or not active.
 SESSION_END = (
@@ -132,7 +135,7 @@ return {status, deny, published, hexes}
 )
 
 # decide_rotation (stores/base.py), line for line, plus its effects.
-# KEYS: session, family, old record, new record, [five feed keys].
+# KEYS: session, family, old record, new record, [six feed keys].
 # ARGV: now, grace, now + idle_ttl, deny_until, new hash, rec_prefix, sid, maxlen, maxage_ms.
 # Returns {status, refresh_expires_at, published, session as HGETALL, dropped hashes}; the
 # session is the state before the call, except after ROTATED (last_seen moved).
@@ -188,8 +191,8 @@ return seq
 """
 )
 
-# KEYS: the five feed keys. ARGV: now. Every live revocation and the stream id it is current
-# to, read in one atomic step so that tailing from that id leaves no gap.
+# KEYS: the six feed keys. ARGV: now. Every live revocation, and the stream id and entry
+# counter it is current to, read in one atomic step so tailing from there leaves no gap.
 SNAPSHOT = """
 local last = '0-0'
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -204,6 +207,7 @@ local cutoffs = {}
 for i = 1, #users, 2 do cutoffs[#cutoffs + 1] = redis.call('HGET', KEYS[5], users[i]) or '0' end
 return {
   last,
+  redis.call('GET', KEYS[6]) or '0',
   redis.call('ZRANGEBYSCORE', KEYS[2], live, '+inf', 'WITHSCORES'),
   redis.call('ZRANGEBYSCORE', KEYS[3], live, '+inf', 'WITHSCORES'),
   users,
@@ -211,7 +215,7 @@ return {
 }
 """
 
-# KEYS: the five feed keys. ARGV: now, maxage_ms. Drops expired index entries, trims the
+# KEYS: the six feed keys. ARGV: now, maxage_ms. Drops expired index entries, trims the
 # stream by age; returns how many index entries went.
 PRUNE = (
     _PRELUDE

@@ -10,6 +10,7 @@ map. redis-py is imported here only, and its errors leave as ``StoreUnavailableE
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -23,11 +24,12 @@ import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ConstantBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from ...clock import Clock, system_clock
 from ...errors import ConfigurationError, StoreError, StoreUnavailableError
-from ..revocation import Revocation, RevocationKind, token_key
+from ..revocation import Revocation, RevocationKind
 from . import _redis_lua as lua
 from .base import (
     Cursor,
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     from ..replica import Replica
     from ..tokens import AccessClaims
 
-__all__ = ["FeedBatch", "RedisFeed", "RedisStore"]
+__all__ = ["FeedBatch", "Keys", "Position", "RedisFeed", "RedisStore"]
 
 log = logging.getLogger("cleanexit.redis")
 
@@ -67,9 +69,9 @@ def _boundary(method: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, A
 
 
 def _unavailable(exc: BaseException) -> StoreError:
-    # Connection errors carry host:port, never credentials; other errors could carry key
-    # names (sids, token ids), so only their class is told.
-    if isinstance(exc, ResponseError) and "OOM" not in str(exc) and "READONLY" not in str(exc):
+    # Connection errors carry host:port, never credentials; a reply error could quote key
+    # names (sids, token ids), so only its class is told.
+    if isinstance(exc, ResponseError):
         return StoreUnavailableError(f"redis: {type(exc).__name__}")
     return StoreUnavailableError(f"redis: {type(exc).__name__}: {exc}"[:200])
 
@@ -82,13 +84,12 @@ def _tag(value: str) -> str:
     return value
 
 
+def _token_key(iss: str, jti: str) -> str:
+    return Revocation.token(iss, jti, expires_at=0.0).key  # the view's own key for it
+
+
 def _f(value: float) -> str:
     return repr(float(value))  # shortest exact decimal: Lua's tonumber reads the same double
-
-
-def _sid_id(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 class Keys:
@@ -99,8 +100,8 @@ class Keys:
             raise ConfigurationError("the Redis key prefix must be non-empty and brace-free")
         self.prefix = prefix
         feed = f"{prefix}:{{feed}}"
-        # stream, sid index, jti index, user index, user cutoffs: one slot, see _redis_lua
-        self.feed = [f"{feed}:stream", f"{feed}:sid", f"{feed}:jti", f"{feed}:user", f"{feed}:cut"]
+        # stream, sid/jti/user indexes, user cutoffs, entry counter: one slot (_redis_lua)
+        self.feed = [f"{feed}:{name}" for name in ("stream", "sid", "jti", "user", "cut", "n")]
         self.gc = f"{prefix}:{{gc}}:refresh"  # every refresh record by expiry, for prune()
         self.events = f"{prefix}:events"
 
@@ -127,11 +128,27 @@ class Keys:
 
 
 @dataclass(frozen=True, slots=True)
+class Position:
+    """Where a reader is in the feed: the last stream id it read and that entry's number."""
+
+    last_id: str = "0-0"
+    n: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.last_id} {self.n}"
+
+    @classmethod
+    def parse(cls, cursor: object) -> Position:
+        last_id, _, n = str(cursor).partition(" ")
+        return cls(last_id, int(n or 0))
+
+
+@dataclass(frozen=True, slots=True)
 class FeedBatch:
     revocations: list[Revocation]
-    last_id: str
+    position: Position
     complete: bool  # False: more entries were waiting (read again before claiming freshness)
-    gap: bool  # entries after last_id were lost (trimmed, stream recreated): reload a snapshot
+    gap: bool  # entries were lost (trimmed, stream recreated, data loss): reload a snapshot
 
 
 class RedisStore(Store):
@@ -178,6 +195,7 @@ class RedisStore(Store):
         self.events_ttl_ms = int(events_ttl * 1000)
         self._clock = clock
         self._client: Client = None
+        self._strict_client: Client = None  # per-request checks: timeout = stale_after
         self._scripts: dict[str, Any] = {}
         self._replicas: weakref.WeakSet[Replica] = weakref.WeakSet()
 
@@ -197,9 +215,11 @@ class RedisStore(Store):
             "decode_responses": True,
             "socket_timeout": socket_timeout or self.timeout,
             "socket_connect_timeout": min(self.timeout, max(self.stale_after, 0.2)),
-            # One quick retry heals a pooled connection the server closed (restart); more
-            # would hold a request long past the freshness bound.
-            "retry": Retry(ConstantBackoff(0.01), 0 if tailer else 1),
+            # One quick retry heals a pooled connection the server closed (a restart); more,
+            # or retrying timeouts, would hold a request long past the freshness bound.
+            "retry": Retry(
+                ConstantBackoff(0.01), 0 if tailer else 1, supported_errors=(RedisConnectionError,)
+            ),
         }
         if self.cluster:
             return aioredis.RedisCluster.from_url(self.url, **options)
@@ -243,13 +263,13 @@ class RedisStore(Store):
             )
 
     async def close(self) -> None:
-        client, self._client = self._client, None
+        clients = (self._client, self._strict_client)
+        self._client = self._strict_client = None
         self._scripts.clear()
-        if client is not None:
-            try:
-                await client.aclose()
-            except (RedisError, OSError):  # pragma: no cover - closing a dead socket
-                pass
+        for client in clients:
+            if client is not None:
+                with contextlib.suppress(RedisError, OSError):  # closing a dead socket
+                    await client.aclose()
 
     def make_replica(self, *, clock: Callable[[], float]) -> Replica:
         from .redis_replica import StreamReplica, StrictReplica
@@ -310,6 +330,8 @@ class RedisStore(Store):
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.set(self.keys.pointer(hexhash), sid, px=ttl_ms)
             pipe.zadd(self.keys.gc, {f"{hexhash}:{sid}": expires_at})
+            pipe.pexpire(self.keys.gc, ttl_ms, nx=True)  # the index lives as long as its
+            pipe.pexpire(self.keys.gc, ttl_ms, gt=True)  # longest-lived member
             await pipe.execute()
 
     @_boundary
@@ -348,7 +370,7 @@ class RedisStore(Store):
             await self._unpoint([new_hex], sid)
         if result is RotationStatus.REUSED:
             assert session is not None
-            if not published:
+            if not published and not self.publish_inline:
                 await self._publish([("sid", sid, deny_until, 0.0, "max")], now=now)
             await self._unpoint(dropped, sid)
             await self._event(SecurityEvent(now, "refresh_token_reuse", session.sub, sid))
@@ -415,12 +437,12 @@ class RedisStore(Store):
     async def _end(self, sids: list[str], now: float, reason: str, deny: float) -> list[str]:
         if not sids:
             return []
-        k, script = self.keys, lua.SESSION_END
+        k, caps = self.keys, (self.stream_maxlen, self.stream_max_age_ms)
         async with self.client.pipeline(transaction=False) as pipe:
             for sid in sids:
                 keys = [k.session(sid), k.family(sid)] + (k.feed if self.publish_inline else [])
-                args = [_f(now), reason, _f(deny), k.record_prefix(sid), sid]
-                pipe.eval(script, len(keys), *keys, *args, self.stream_maxlen, self.stream_max_age_ms)
+                args = [_f(now), reason, _f(deny), k.record_prefix(sid), sid, *caps]
+                pipe.eval(lua.SESSION_END, len(keys), *keys, *args)
             results = await pipe.execute()
         ended, pending, owners, dropped = [], [], {}, []
         for sid, (status, recorded, published, hexes) in zip(sids, results, strict=True):
@@ -428,7 +450,7 @@ class RedisStore(Store):
             owners.update(dict.fromkeys(hexes, sid))
             if status == 1:
                 ended.append(sid)
-                if not published:
+                if not published and not self.publish_inline:
                     pending.append(("sid", sid, deny, 0.0, "max"))
             elif status == 2 and recorded and not published and not self.publish_inline:
                 # Ended by an earlier call whose announcement may never have happened (a
@@ -436,7 +458,8 @@ class RedisStore(Store):
                 pending.append(("sid", sid, float(recorded), 0.0, "absent"))
         if pending:
             added = await self._publish(pending, now=now)
-            ended += [p[1] for p, new in zip(pending, added, strict=True) if new and p[4] == "absent"]
+            late = zip(pending, added, strict=True)
+            ended += [p[1] for p, new in late if new and p[4] == "absent"]
         for sid in set(owners.values()):
             await self._unpoint([h for h, owner in owners.items() if owner == sid], sid)
         return ended
@@ -461,7 +484,7 @@ class RedisStore(Store):
 
     @_boundary
     async def revoke_token(self, iss: str, jti: str, *, expires_at: float) -> bool:
-        entry = ("jti", token_key(iss, jti), expires_at, 0.0, "absent")
+        entry = ("jti", _token_key(iss, jti), expires_at, 0.0, "absent")
         (added,) = await self._publish([entry], now=self._clock())
         return bool(added)
 
@@ -499,27 +522,26 @@ class RedisStore(Store):
         self, *, since: Cursor | None, now: float
     ) -> tuple[list[Revocation], Cursor]:
         if since is not None:
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.xinfo_stream(self.keys.feed[0])
-                pipe.xrange(self.keys.feed[0], min=f"({since}", max="+")
-                info, entries = await pipe.execute(raise_on_error=False)
-            if isinstance(entries, Exception):
-                raise entries
-            if not _gap(info, str(since)):
-                revs = [r for r in _entries(entries) if r.expires_at > now]
-                return revs, (entries[-1][0] if entries else since)
-        return await snapshot(self.client, self.keys, now)
+            start = Position.parse(since)
+            entries = await self.client.xrange(self.keys.feed[0], min=f"({start.last_id}", max="+")
+            revs, position, gap = _follow(entries, start)
+            if not gap:
+                return [r for r in revs if r.expires_at > now], str(position)
+        revs, position = await _snapshot(self.client, self.keys, now)
+        return revs, str(position)
 
     def change_marker(self) -> object:
         return None  # no cheap local signal: the stream replica tails instead
 
     async def strict_reason(self, claims: AccessClaims, *, now: float) -> str | None:
         """One round trip to the feed slot: the three lookups the view would make."""
-        stream, sid_idx, jti_idx, user_idx, cut = self.keys.feed
+        _, sid_idx, jti_idx, user_idx, cut, _ = self.keys.feed
+        if self._strict_client is None:  # a silent Redis must cost a request one bound, at most
+            self._strict_client = self.connect(socket_timeout=self.stale_after)
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
+            async with self._strict_client.pipeline(transaction=False) as pipe:
                 pipe.zscore(sid_idx, claims.sid)
-                pipe.zscore(jti_idx, token_key(claims.iss, claims.jti))
+                pipe.zscore(jti_idx, _token_key(claims.iss, claims.jti))
                 pipe.zscore(user_idx, claims.sub)
                 pipe.hget(cut, claims.sub)
                 sid_until, jti_until, user_until, cutoff = await pipe.execute()
@@ -529,9 +551,9 @@ class RedisStore(Store):
             return "session ended"
         if jti_until is not None and jti_until > now:
             return "revoked"
-        if user_until is not None and user_until > now and cutoff is not None:
-            if claims.iat < float(cutoff):
-                return "logged out everywhere"
+        live = user_until is not None and user_until > now and cutoff is not None
+        if live and claims.iat < float(cutoff):
+            return "logged out everywhere"
         return None
 
     # -- upkeep --------------------------------------------------------------------------------
@@ -557,7 +579,7 @@ class RedisStore(Store):
     @_boundary
     async def ping(self) -> dict[str, Any]:
         info = await self.client.info("server")
-        stream, sid_idx, jti_idx, user_idx, _ = self.keys.feed
+        stream, sid_idx, jti_idx, user_idx, _, _ = self.keys.feed
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.xlen(stream)
             pipe.zcard(sid_idx)
@@ -603,52 +625,52 @@ class RedisFeed:
         self.client = client
 
     @_boundary
-    async def snapshot(self, *, now: float) -> tuple[list[Revocation], str]:
-        return await snapshot(self.client, self.store.keys, now)
+    async def snapshot(self, *, now: float) -> tuple[list[Revocation], Position]:
+        # On the store's client: its timeout is sized for a big answer, the tail's is not.
+        return await _snapshot(self.store.client, self.store.keys, now)
 
     @_boundary
-    async def read(self, last_id: str, *, block: float, count: int = 1000) -> FeedBatch:
+    async def read(self, start: Position, *, block: float, count: int = 1000) -> FeedBatch:
         stream = self.store.keys.feed[0]
-        # XINFO first, XREAD BLOCK second, one round trip: the XINFO answer says whether
-        # anything after last_id was trimmed before this read (then the read cannot be trusted).
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.xinfo_stream(stream)
-            pipe.xread({stream: last_id}, count=count, block=max(int(block * 1000), 1))
-            info, answer = await pipe.execute(raise_on_error=False)
-        if isinstance(answer, Exception):
-            raise answer
-        if _gap(info, last_id):
-            return FeedBatch([], last_id, complete=False, gap=True)
+        block_ms = max(int(block * 1000), 1)
+        answer = await self.client.xread({stream: start.last_id}, count=count, block=block_ms)
         entries = answer[0][1] if answer else []
-        last = entries[-1][0] if entries else last_id
-        return FeedBatch(_entries(entries), last, complete=len(entries) < count, gap=False)
+        revs, position, gap = _follow(entries, start)
+        return FeedBatch(revs, position, complete=len(entries) < count, gap=gap)
 
     async def close(self) -> None:
-        try:
+        with contextlib.suppress(RedisError, OSError):  # closing a dead socket
             await self.client.aclose()
-        except (RedisError, OSError):  # pragma: no cover - closing a dead socket
-            pass
 
 
-async def snapshot(client: Client, keys: Keys, now: float) -> tuple[list[Revocation], str]:
+async def _snapshot(client: Client, keys: Keys, now: float) -> tuple[list[Revocation], Position]:
     script = lua.SNAPSHOT
-    last, sids, jtis, users, cutoffs = await client.eval(script, 5, *keys.feed, _f(now))
+    last, n, sids, jtis, users, cutoffs = await client.eval(script, 6, *keys.feed, _f(now))
     revs = [Revocation.session(m, expires_at=float(s)) for m, s in _pairs(sids)]
     revs += [Revocation(RevocationKind.TOKEN, m, float(s)) for m, s in _pairs(jtis)]
     revs += [
         Revocation.user(m, cutoff=float(c), expires_at=float(s))
         for (m, s), c in zip(_pairs(users), cutoffs, strict=True)
     ]
-    return revs, str(last)
+    return revs, Position(str(last), int(n))
 
 
 def _pairs(flat: list[str]) -> list[tuple[str, str]]:
     return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
-def _entries(entries: list[tuple[str, dict[str, str]]]) -> list[Revocation]:
-    revs = []
-    for _, fields in entries:
+def _follow(
+    entries: list[tuple[str, dict[str, str]]], start: Position
+) -> tuple[list[Revocation], Position, bool]:
+    """Entries read after ``start``: their revocations, the new position, and whether the
+    numbering jumped (a gap: trimmed past us, the stream recreated, Redis lost data)."""
+    revs: list[Revocation] = []
+    position = start
+    for entry_id, fields in entries:
+        n = int(fields.get("n", 0))
+        if n != position.n + 1:
+            return revs, position, True
+        position = Position(entry_id, n)
         kind, member, until = fields.get("k"), fields.get("m", ""), float(fields.get("e", 0))
         if kind == "sid":
             revs.append(Revocation.session(member, expires_at=until))
@@ -656,20 +678,7 @@ def _entries(entries: list[tuple[str, dict[str, str]]]) -> list[Revocation]:
             revs.append(Revocation(RevocationKind.TOKEN, member, until))
         elif kind == "user":
             revs.append(Revocation.user(member, cutoff=float(fields["c"]), expires_at=until))
-    return revs
-
-
-def _gap(info: object, last_id: str) -> bool:
-    """True when entries after ``last_id`` can no longer be read from the stream."""
-    if isinstance(info, Exception):  # no stream: fine only if we never saw one
-        if "no such key" not in str(info).lower():
-            raise info
-        return last_id != "0-0"
-    assert isinstance(info, dict)
-    seen = _sid_id(last_id)
-    if _sid_id(str(info.get("last-generated-id", "0-0"))) < seen:
-        return True  # the stream was recreated (data loss, or expired while we were away)
-    return _sid_id(str(info.get("max-deleted-entry-id", "0-0"))) > seen
+    return revs, position, False
 
 
 def _session(fields: object) -> SessionRecord | None:
