@@ -1,0 +1,1 @@
+"""Reference apps the HTTP benchmark compares against, written the way their docs show."""
