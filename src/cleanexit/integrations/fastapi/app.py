@@ -69,7 +69,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.include_router(auth.router)
 
     @app.get("/me")
     async def me(claims: AccessClaims = Depends(auth.require)) -> JSONResponse:  # noqa: B008
@@ -95,6 +94,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def jwks() -> JSONResponse:
         return JSONResponse(rt.keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
+    # After the resource routes: Starlette matches in order, and resources are the hot path.
+    app.include_router(auth.router)
     _mount_demo(app)
     return app
 

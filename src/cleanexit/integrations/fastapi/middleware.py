@@ -94,11 +94,11 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        extra = self.HEADERS  # no response of ours sets these itself: append, don't merge
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {name for name, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in self.HEADERS if k not in names]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         await self.app(scope, receive, with_headers)

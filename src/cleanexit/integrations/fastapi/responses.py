@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,7 +27,13 @@ from ...errors import (
     StoreUnavailableError,
 )
 
-__all__ = ["NO_STORE", "error_response", "install_error_handlers", "json_response"]
+__all__ = [
+    "NO_STORE",
+    "FastJSONResponse",
+    "error_response",
+    "install_error_handlers",
+    "json_response",
+]
 
 log = logging.getLogger("cleanexit.http")
 REALM = 'Bearer realm="cleanexit"'
@@ -44,10 +51,20 @@ _STATUS: list[tuple[type[CleanexitError], int]] = [
 ]
 
 
+class FastJSONResponse(JSONResponse):
+    """JSON rendered by orjson (already a dependency, for token payloads): a few µs less per
+    response than the standard library on every protected call."""
+
+    def render(self, content: object) -> bytes:
+        return orjson.dumps(content)
+
+
 def json_response(
     body: object, status: int = 200, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
+    return FastJSONResponse(
+        body, status_code=status, headers={**NO_STORE, **headers} if headers else NO_STORE
+    )
 
 
 def error_response(exc: CleanexitError) -> JSONResponse:
