@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ._secret import Secret
 from .clock import Clock, system_clock
 from .server.keys import KeyRing
 from .server.keystore import load_key_ring
@@ -45,16 +44,8 @@ def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime
     keys = load_key_ring(
         settings.data_dir,
         algorithm=settings.algorithm,
-        secret=_secret(settings.secret),
-        previous_secrets=tuple(
-            Secret(s.strip())
-            for s in (
-                settings.previous_secrets.get_secret_value().split(",")
-                if settings.previous_secrets
-                else []
-            )
-            if s.strip()
-        ),
+        secret=settings.signing_secret(),
+        previous_secrets=settings.previous_signing_secrets(),
     )
     store = open_store(settings.store_url_resolved(), **_store_options(settings))
     replica = store.make_replica(clock=clock)
@@ -85,12 +76,6 @@ def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime
         store=store, issuer=issuer, guard=guard, authenticator=users, policy=policy, clock=clock
     )
     return Runtime(settings, keys, store, replica, guard, service, users)
-
-
-def _secret(value: object) -> Secret | None:
-    from pydantic import SecretStr
-
-    return Secret(value.get_secret_value()) if isinstance(value, SecretStr) else None
 
 
 def _store_options(settings: Settings) -> dict[str, object]:

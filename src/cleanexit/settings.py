@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ._secret import Secret
+
 __all__ = ["Settings"]
 
 
@@ -41,6 +43,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     prune_interval: float = Field(default=60.0, gt=0)
     demo: bool = False
+
+    def signing_secret(self) -> Secret | None:
+        return Secret(self.secret.get_secret_value()) if self.secret is not None else None
+
+    def previous_signing_secrets(self) -> tuple[Secret, ...]:
+        raw = self.previous_secrets.get_secret_value() if self.previous_secrets else ""
+        return tuple(Secret(part.strip()) for part in raw.split(",") if part.strip())
 
     def store_url_resolved(self) -> str:
         return self.store_url or f"sqlite://{self.data_dir / 'cleanexit.db'}"
