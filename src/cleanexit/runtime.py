@@ -30,6 +30,7 @@ class Runtime:
     guard: Guard
     service: SessionService
     users: SqliteUsers
+    clock: Clock
 
     async def start(self) -> None:
         await self.store.open()
@@ -75,7 +76,7 @@ def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime
     service = SessionService(
         store=store, issuer=issuer, guard=guard, authenticator=users, policy=policy, clock=clock
     )
-    return Runtime(settings, keys, store, replica, guard, service, users)
+    return Runtime(settings, keys, store, replica, guard, service, users, clock)
 
 
 def _store_options(settings: Settings) -> dict[str, object]:

@@ -109,11 +109,8 @@ class Guard:
 
     async def authenticate(self, token: str) -> AccessClaims:
         claims = self.verifier.verify(token)
-        replica = self.replica
-        if replica.strict or not replica.is_fresh():
+        if not self.check_now(claims):
             await self.check(claims)
-        elif (reason := replica.view.reason(claims)) is not None:
-            raise _revoked(reason)
         return claims
 
     def check_now(self, claims: AccessClaims) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ..clock import Clock, system_clock
@@ -79,7 +79,6 @@ class LogoutResult:
     sessions: Sequence[str] = ()
     access_token: bool = False
     user_cutoff: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {

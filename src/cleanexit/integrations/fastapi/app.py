@@ -125,7 +125,7 @@ async def _prune_forever(rt: Runtime, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            pruned = await rt.store.prune(now=rt.service._clock())
+            pruned = await rt.store.prune(now=rt.clock())
             if pruned:
                 log.info("pruned %d expired rows", pruned)
         except CleanexitError as exc:
