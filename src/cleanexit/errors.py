@@ -106,8 +106,16 @@ class InvalidCredentialsError(CleanexitError):
 
 
 class InvalidGrantError(CleanexitError):
+    """``reason`` tells a client what to do next (sent as ``error_reason``): ``race`` (the token
+    was rotated moments ago by a concurrent request: adopt that pair, never just drop this
+    token), ``reused`` (theft detected: the session was ended) or ``invalid``."""
+
     error_code = "invalid_grant"
     default_description = "the refresh token is invalid, expired, revoked or was already used"
+
+    def __init__(self, description: str | None = None, *, reason: str = "invalid") -> None:
+        super().__init__(description)
+        self.reason = reason
 
 
 class InvalidRequestError(CleanexitError):

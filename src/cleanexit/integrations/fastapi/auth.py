@@ -118,10 +118,16 @@ class CleanExit:
         if token is None:
             raise InvalidGrantError("no refresh token in the body or the cookie")
         try:
-            pair = await self.service.refresh(token)
+            pair = await self.service.refresh(
+                token,
+                user_agent=request.headers.get("user-agent", ""),
+                ip=request.client.host if request.client else "",
+            )
         except InvalidGrantError as exc:
             response = error_response(exc)
-            if from_cookie:
+            # Not on a race: the winner's response is setting the new cookie right now, and
+            # clearing it after would strand the session (issue 9 finding 4).
+            if from_cookie and exc.reason != "race":
                 self._clear_cookies(response, request)
             return response
         return self._token_response(pair, request, cookie=from_cookie)
@@ -146,16 +152,18 @@ class CleanExit:
         return response
 
     async def _logout(self, request: Request, body: LogoutBody | None) -> LogoutResult:
-        claims = await self.optional(request)
+        # Every credential goes to the service unjudged: an expired, revoked or even forged
+        # bearer must not stop a valid refresh token from ending its session (issue 9).
+        bearer = _bearer_value(request)
         refresh = body.refresh_token if body else None
         if refresh is None:
-            # With a bearer token the request cannot be forged cross-site; without, the
-            # cookie is only honoured with the double-submit CSRF header.
-            refresh = _cookie_refresh(request, csrf=claims is None)
-        if claims is None and refresh is None:
+            # A cross-site form cannot send an Authorization header (that needs CORS), so
+            # without one the cookie is only honoured with the double-submit CSRF header.
+            refresh = _cookie_refresh(request, csrf="authorization" not in request.headers)
+        if bearer is None and refresh is None:
             raise CredentialsMissingError("send the access token (Bearer) or the refresh token")
         scope = body.scope if body else "current"
-        return await self.service.logout(claims=claims, refresh_token=refresh, scope=scope)
+        return await self.service.logout(bearer=bearer, refresh_token=refresh, scope=scope)
 
     async def sessions(self, request: Request) -> JSONResponse:
         claims = await self.require(request)
@@ -274,6 +282,12 @@ def _bearer(request: Request, *, required: bool) -> str | None:
     if not token or " " in token:
         raise MalformedTokenError()
     return token
+
+
+def _bearer_value(request: Request) -> str | None:
+    """The bearer credential as sent, unchecked (``""`` for an empty one), or ``None``."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
 
 
 def _cookie_refresh(request: Request, *, csrf: bool) -> str | None:

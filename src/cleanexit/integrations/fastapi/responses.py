@@ -83,7 +83,10 @@ def error_response(exc: CleanexitError) -> JSONResponse:
     elif isinstance(exc, StoreUnavailableError):
         headers["Retry-After"] = "1"
     code = exc.error_code or "unauthorized"
-    return json_response({"error": code, "error_description": exc.description}, status, headers)
+    body = {"error": code, "error_description": exc.description}
+    if isinstance(exc, InvalidGrantError):
+        body["error_reason"] = exc.reason  # RFC 6749 §5.2 allows extension members
+    return json_response(body, status, headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
