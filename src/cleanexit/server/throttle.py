@@ -44,9 +44,11 @@ class FailureThrottle:
         self._failures: OrderedDict[str, tuple[float, int]] = OrderedDict()  # start, count
 
     def __repr__(self) -> str:
-        return f"FailureThrottle(limit={self.limit}, window={self.window}, tracked={len(self)})"
+        return f"FailureThrottle(limit={self.limit}, window={self.window}, tracked={self.tracked})"
 
-    def __len__(self) -> int:
+    @property
+    def tracked(self) -> int:
+        """How many addresses are remembered (at most ``max_addresses``)."""
         return len(self._failures)
 
     def retry_after(self, address: str) -> int:

@@ -88,7 +88,7 @@ class CleanExit:
             for client, secret in (introspection_clients or {}).items()
         }
         self._unknown_client = self._client_digest(secrets.token_urlsafe(32))
-        self.client_throttle = client_throttle or FailureThrottle()
+        self.client_throttle = FailureThrottle() if client_throttle is None else client_throttle
         self.router = APIRouter(prefix="/auth", tags=["auth"])
         self._routes()
 
