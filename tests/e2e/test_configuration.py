@@ -78,7 +78,7 @@ def test_finding7_cookie_secure_ignores_host_header(
     assert cleared and all("; secure" in c.lower() for c in cleared), cleared
 
 
-def test_finding7_loopback_serve_defaults_cookie_secure_off_but_config_wins(
+def test_loopback_serve_defaults_cookie_secure_off_but_config_wins(
     live_server: ServerProcess, tmp_path: Path
 ) -> None:
     """Outside production, `serve --host 127.0.0.1` (plain http on this machine) defaults
@@ -96,12 +96,12 @@ def test_finding7_production_has_no_interactive_docs(production: ServerProcess) 
         assert httpx.get(production.url + path).status_code == 404, path
 
 
-def test_finding7_docs_on_by_default_outside_production(live_server: ServerProcess) -> None:
+def test_docs_on_by_default_outside_production(live_server: ServerProcess) -> None:
     assert httpx.get(live_server.url + "/docs").status_code == 200
     assert httpx.get(live_server.url + "/openapi.json").json()["info"]["title"] == "cleanexit"
 
 
-def test_finding7_production_docs_only_when_enabled_explicitly(tmp_path: Path) -> None:
+def test_production_docs_when_enabled_explicitly(tmp_path: Path) -> None:
     env = {"CLEANEXIT_PRODUCTION": "1", "CLEANEXIT_DOCS": "true"}
     with start_server(tmp_path, env=env, demo=False) as server:
         assert httpx.get(server.url + "/openapi.json").status_code == 200

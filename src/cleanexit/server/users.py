@@ -96,6 +96,8 @@ class SqliteUsers:
         return added
 
     def demo_usernames(self) -> list[str]:
+        if not self._ready and not self.path.exists():
+            return []  # a host app with its own Authenticator: no table, no demo users
         with self._connect() as db:
             rows = db.execute("SELECT username FROM users WHERE demo=1 ORDER BY username")
             return [r[0] for r in rows]
