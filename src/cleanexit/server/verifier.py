@@ -119,6 +119,10 @@ class Verifier:
         key = self.keys.get(header.get("kid"))
         if key is None:
             raise BadSignatureError("bad signature: unknown key")
+        if key.not_after is not None and self._clock() >= key.not_after:
+            # A retired key outlives every token it signed by access_ttl + leeway; after
+            # that, a valid signature can only be a forgery with a leaked key (issue 9).
+            raise BadSignatureError("bad signature: retired key")
         return key
 
 
