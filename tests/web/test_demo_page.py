@@ -242,7 +242,10 @@ def test_finding4_thief_who_refreshes_first_loses_the_session(
             timeout=10,
         )
         assert thief.status_code == 200
-        thief_access, thief_refresh = thief.json()["access_token"], thief.cookies["cleanexit_refresh"]
+        thief_access, thief_refresh = (
+            thief.json()["access_token"],
+            thief.cookies["cleanexit_refresh"],
+        )
 
         page.page.resume_clock()  # the page refreshes with its (now rotated) cookie: "race"
         page.page.wait_until("!!document.querySelector('[data-testid=notice]')", timeout=15_000)
