@@ -305,36 +305,35 @@ class ClientCore:
     def finish_logout(self, plan: LogoutPlan, outcome: ServerOutcome | None) -> LogoutResult:
         """Steps 2-4, whatever step 1 did (``outcome=None``: it was interrupted)."""
         outcome = outcome if outcome is not None else proto.failure_outcome(None)
-        sid, url = plan.snapshot.session_id, plan.snapshot.server_url
-        if not plan.local or plan.noop:
-            left = self._shred_key() if plan.noop else ()
-            return LogoutResult(
-                plan.scope,
-                sid,
-                outcome,
-                local_state_reset=plan.noop,
-                left_behind=left,
-                noop=plan.noop,
-                server_url=url,
-                key_shredded=plan.noop and not left and self._key_gone(),
-            )
-        queued = self._queue_retry(plan, outcome)
+        if not plan.local or plan.noop:  # a repeated logout still shreds a leftover key
+            return self._result(plan, outcome, self._shred_key() if plan.noop else None)
+        queued = self._queue_retry(plan, outcome)  # before the purge: the outbox keeps the key
         self.store.logged_out()
-        left = self._purge() if plan.purge else ()
-        result = LogoutResult(
-            plan.scope,
-            sid,
-            outcome,
-            True,
-            left,
-            queued,
-            reason=plan.reason,
-            server_url=url,
-            key_shredded=not left and self._key_gone(),
-        )
+        result = self._result(plan, outcome, self._purge() if plan.purge else (), queued)
         if plan.snapshot.authenticated:
             self._after_logout(result)
         return result
+
+    def _result(
+        self,
+        plan: LogoutPlan,
+        outcome: ServerOutcome,
+        left: tuple[str, ...] | None,
+        queued: bool = False,
+    ) -> LogoutResult:
+        """``left``: what the purge left behind; ``None`` when nothing local was done."""
+        return LogoutResult(
+            plan.scope,
+            plan.snapshot.session_id,
+            outcome,
+            local_state_reset=plan.local or plan.noop,
+            left_behind=left or (),
+            queued_for_retry=queued,
+            noop=plan.noop,
+            reason=plan.reason,
+            server_url=plan.snapshot.server_url,
+            key_shredded=left == () and self._key_gone(),
+        )
 
     def local_logout(
         self, reason: str, *, purge: bool = True, outcome: ServerOutcome = NOT_ATTEMPTED
@@ -373,7 +372,13 @@ class ClientCore:
             return (self.persisted.file.key.description,)
 
     def _key_gone(self) -> bool:
-        return self.persisted is not None and self.persisted.key_shredded()
+        if self.persisted is None:
+            return False
+        try:
+            return self.persisted.key_shredded()
+        except Exception:  # reporting must never break the logout
+            logger.exception("could not tell whether the state key is gone")
+            return False
 
     def _after_logout(self, result: LogoutResult) -> None:
         for callback in list(self.callbacks):
