@@ -169,6 +169,9 @@ def test_reload_while_signed_in_restores_from_the_cookie(
 ) -> None:
     page = demo(new_context, server)
     page.sign_in("bob")
+    # The encrypted profile is written asynchronously: reload only once it has landed (on a
+    # busy machine the reload could otherwise overtake it and start signed out).
+    page.page.wait_until("localStorage.getItem('persist:cleanexit.auth') !== null")
     page.page.clear_log()
     page.reload()
     page.wait_signed_in()
