@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-__all__ = ["Clock", "ManualClock", "system_clock"]
+__all__ = ["Clock", "ManualClock", "Sleep", "system_clock"]
 
 Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 system_clock: Clock = time.time
 
 
@@ -22,3 +23,7 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        """Stands in for ``asyncio.sleep`` where a service waits on this clock's time."""
+        self.advance(max(seconds, 0.0))

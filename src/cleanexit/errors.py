@@ -19,6 +19,7 @@ contains token text. The HTTP integration is the only place that turns these int
     ├── InvalidClientError              invalid_client           RFC 7662 client auth
     ├── CsrfError                       csrf_failed
     ├── NotFoundError                   not_found
+    ├── RateLimitedError                too_many_requests        HTTP 429 + Retry-After
     └── StoreError                      store_error
         └── StoreUnavailableError       temporarily_unavailable  fail closed
 """
@@ -41,6 +42,7 @@ __all__ = [
     "InvalidTokenError",
     "MalformedTokenError",
     "NotFoundError",
+    "RateLimitedError",
     "RevokedTokenError",
     "StoreError",
     "StoreUnavailableError",
@@ -106,8 +108,16 @@ class InvalidCredentialsError(CleanexitError):
 
 
 class InvalidGrantError(CleanexitError):
+    """``reason`` tells a client what to do next (sent as ``error_reason``): ``race`` (the token
+    was rotated moments ago by a concurrent request: adopt that pair, never just drop this
+    token), ``reused`` (theft detected: the session was ended) or ``invalid``."""
+
     error_code = "invalid_grant"
     default_description = "the refresh token is invalid, expired, revoked or was already used"
+
+    def __init__(self, description: str | None = None, *, reason: str = "invalid") -> None:
+        super().__init__(description)
+        self.reason = reason
 
 
 class InvalidRequestError(CleanexitError):
@@ -128,6 +138,17 @@ class CsrfError(CleanexitError):
 class NotFoundError(CleanexitError):
     error_code = "not_found"
     default_description = "not found"
+
+
+class RateLimitedError(CleanexitError):
+    """Too many failed attempts from one address; ``retry_after`` is in whole seconds."""
+
+    error_code = "too_many_requests"
+    default_description = "too many failed attempts; try again later"
+
+    def __init__(self, description: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(description)
+        self.retry_after = max(1, retry_after)
 
 
 class StoreError(CleanexitError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -35,6 +36,20 @@ class Runtime:
     async def start(self) -> None:
         await self.store.open()
         await self.replica.start()
+        if not self.settings.demo:
+            await self.retire_demo_users()
+
+    async def retire_demo_users(self) -> list[str]:
+        """Demo users exist only while the service runs with ``--demo`` (issue 9, finding 7):
+        without it, their sessions end, then their rows go. In this order, a failure leaves
+        the rows for the next start to retry."""
+        names = await asyncio.to_thread(self.users.demo_usernames)
+        for name in names:
+            await self.service.revoke_user(name, reason="demo_user_removed")
+        await asyncio.to_thread(self.users.remove_demo, names)
+        if names:
+            log.warning("removed demo users %s and ended their sessions", ", ".join(names))
+        return names
 
     async def stop(self) -> None:
         await self.replica.stop()
@@ -47,6 +62,9 @@ def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime
         algorithm=settings.algorithm,
         secret=settings.signing_secret(),
         previous_secrets=settings.previous_signing_secrets(),
+        # Every token a retired key signed has expired this long after its retirement.
+        retire_after=settings.access_ttl + settings.leeway,
+        now=clock(),
     )
     store = open_store(settings.store_url_resolved(), **_store_options(settings))
     replica = store.make_replica(clock=clock)

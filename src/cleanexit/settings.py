@@ -1,6 +1,11 @@
 """Configuration from flags and ``CLEANEXIT_*`` environment variables.
 
 This is the only module that reads the environment; the core takes explicit arguments.
+
+Settings that would quietly weaken the service are refused here, at construction, so no way
+of wiring an app can start with them (issue 9, finding 7): production mode refuses a refresh
+cookie without ``Secure``, demo users and weak introspection secrets. The errors are
+``ConfigurationError``\\s, never pydantic's, whose text would quote the raw input (secrets).
 """
 
 from __future__ import annotations
@@ -8,12 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ._secret import Secret
+from ._secret import Secret, weakness
+from .errors import ConfigurationError
 
 __all__ = ["Settings"]
+
+MIN_CLIENT_SECRET = 32  # characters; with the alphabet check, about 128 bits at least
+_GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class Settings(BaseSettings):
@@ -21,7 +30,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".cleanexit")
     secret: SecretStr | None = None
-    previous_secrets: SecretStr | None = None  # comma-separated, still verify (rotation)
+    # Comma-separated; each verifies for access_ttl + leeway after the first start that lists
+    # it, then is ignored (keystore.load_key_ring).
+    previous_secrets: SecretStr | None = None
     algorithm: Literal["HS256", "EdDSA", "ES256"] = "HS256"
     issuer: str = "cleanexit"
     audience: str = "cleanexit-api"
@@ -39,10 +50,52 @@ class Settings(BaseSettings):
     require_durable_redis: bool | None = None  # default: on in production
     clear_site_data: str = '"cache", "cookies", "storage"'
     introspection_clients: SecretStr | None = None  # "id:secret,id2:secret2"
-    cookie_secure: bool | None = None  # default: Secure except on plain-http loopback
+    # The refresh cookie's Secure flag. Unset: Secure. Only `cleanexit serve` on a loopback
+    # host outside production turns it off by default (from its own --host, never a request).
+    cookie_secure: bool | None = None
+    docs: bool | None = None  # /docs and /openapi.json; unset: on, except in production
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     prune_interval: float = Field(default=60.0, gt=0)
-    demo: bool = False
+    demo: bool = False  # demo users exist only while this is on (`cleanexit serve --demo`)
+
+    @model_validator(mode="after")
+    def _refuse_weakening(self) -> Settings:
+        # ConfigurationError is not a ValueError: pydantic lets it through unwrapped.
+        self.introspection_credentials()  # malformed entries are an error in any mode
+        if self.production:
+            problems = self._production_problems()
+            if problems:
+                raise ConfigurationError(
+                    "refused in production mode (CLEANEXIT_PRODUCTION=1): " + "; ".join(problems)
+                )
+        return self
+
+    def _production_problems(self) -> list[str]:
+        problems = []
+        if self.cookie_secure is False:
+            problems.append(
+                "CLEANEXIT_COOKIE_SECURE=false would send the refresh cookie over plain http; "
+                "serve https (a TLS-terminating proxy is fine) and leave it unset"
+            )
+        if self.demo:
+            problems.append("demo users (--demo) have a published password")
+        problems.extend(self._weak_clients())
+        return problems
+
+    def _weak_clients(self) -> list[str]:
+        return [
+            f"CLEANEXIT_INTROSPECTION_CLIENTS: the secret of client {client!r} is weak "
+            f"({reason}); {_GENERATE}"
+            for client, secret in self.introspection_credentials().items()
+            if (reason := weakness(secret, min_chars=MIN_CLIENT_SECRET)) is not None
+        ]
+
+    def warnings(self) -> list[str]:
+        """What is allowed outside production but weakens the service: say it loudly."""
+        found = self._weak_clients()
+        if self.production and self.docs:
+            found.append("CLEANEXIT_DOCS=true: /docs and /openapi.json are public")
+        return found
 
     def signing_secret(self) -> Secret | None:
         return Secret(self.secret.get_secret_value()) if self.secret is not None else None
@@ -54,8 +107,26 @@ class Settings(BaseSettings):
     def store_url_resolved(self) -> str:
         return self.store_url or f"sqlite://{self.data_dir / 'cleanexit.db'}"
 
+    def refresh_cookie_secure(self) -> bool:
+        return self.cookie_secure is not False
+
+    def docs_enabled(self) -> bool:
+        return self.docs if self.docs is not None else not self.production
+
     def introspection_credentials(self) -> dict[str, str]:
+        """``{client_id: secret}``; a malformed entry is an error, never silently dropped."""
         if self.introspection_clients is None:
             return {}
-        pairs = (p.split(":", 1) for p in self.introspection_clients.get_secret_value().split(","))
-        return {p[0].strip(): p[1].strip() for p in pairs if len(p) == 2 and p[0].strip()}
+        clients: dict[str, str] = {}
+        entries = self.introspection_clients.get_secret_value().split(",")
+        for number, entry in enumerate(entries, start=1):
+            if not entry.strip():
+                continue
+            client, sep, secret = (part.strip() for part in entry.partition(":"))
+            if not sep or not client or not secret or client in clients:
+                # Entries are named by position: their text may hold a secret.
+                raise ConfigurationError(
+                    f"CLEANEXIT_INTROSPECTION_CLIENTS: entry {number} is not a new 'id:secret'"
+                )
+            clients[client] = secret
+        return clients

@@ -77,3 +77,22 @@ def test_eddsa_server_with_key_rotation(tmp_path: Path) -> None:
             httpx.get(server.url + "/me", headers={"Authorization": f"Bearer {new}"}).status_code
             == 200
         )
+
+
+def test_keys_prune_deletes_only_keys_that_no_longer_verify(tmp_path: Path) -> None:
+    from cleanexit.server.keystore import rotate_signing_key
+
+    now = __import__("time").time()
+    # Each key is retired when the next one is created, and verifies 600 s (ACCESS_TTL) more.
+    oldest = rotate_signing_key(tmp_path, algorithm="EdDSA", now=now - 7200)
+    retired_long_ago = rotate_signing_key(tmp_path, algorithm="EdDSA", now=now - 3600)
+    still_verifying = rotate_signing_key(tmp_path, algorithm="EdDSA", now=now - 1200)
+    active = rotate_signing_key(tmp_path, algorithm="EdDSA", now=now - 60)
+    done = subprocess.run(
+        [sys.executable, "-m", "cleanexit", "keys", "prune", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, check=True,
+        env={**__import__("os").environ, "CLEANEXIT_ALGORITHM": "EdDSA"},
+    )  # fmt: skip
+    assert "2 retired key file(s) deleted" in done.stdout
+    assert not oldest.exists() and not retired_long_ago.exists()
+    assert still_verifying.exists() and active.exists()

@@ -37,8 +37,17 @@ def test_mapping(exc: errors.CleanexitError, status: int, challenge: str | None)
     assert response.headers.get("www-authenticate") == challenge
     assert response.headers["cache-control"] == "no-store"
     body = json.loads(bytes(response.body))
-    assert set(body) == {"error", "error_description"}
+    extra = {"error_reason"} if isinstance(exc, errors.InvalidGrantError) else set()
+    assert set(body) == {"error", "error_description", *extra}
     assert body["error"]
+
+
+@pytest.mark.parametrize("reason", ["race", "reused", "invalid"])
+def test_invalid_grant_tells_the_client_what_happened(reason: str) -> None:
+    """Issue 9 finding 4: a client must tell a race (adopt the winner's pair, keep the old
+    token as evidence) from theft and from a dead token."""
+    body = json.loads(bytes(error_response(errors.InvalidGrantError(reason=reason)).body))
+    assert body["error"] == "invalid_grant" and body["error_reason"] == reason
 
 
 def test_503_says_when_to_retry() -> None:

@@ -251,13 +251,16 @@ def test_fail_open_serves_and_warns(tmp_path: Path) -> None:
 
 def test_production_refuses_a_redis_that_keeps_nothing(tmp_path: Path) -> None:
     with RedisServer(tmp_path / "redis") as redis:
-        server = ServerProcess(tmp_path / "a", env=env(redis, CLEANEXIT_PRODUCTION="true"))
+        server = ServerProcess(
+            tmp_path / "a", env=env(redis, CLEANEXIT_PRODUCTION="true"), demo=False
+        )
         with pytest.raises(RuntimeError, match="keeps nothing on disk"):
             server.start(timeout=15)
         (tmp_path / "b").mkdir()
         relaxed = ServerProcess(
             tmp_path / "b" / "data",
             env=env(redis, CLEANEXIT_PRODUCTION="true", CLEANEXIT_REQUIRE_DURABLE_REDIS="false"),
+            demo=False,  # production refuses demo users (issue 9, finding 7)
         )
         with relaxed:
             assert httpx.get(relaxed.url + "/readyz").status_code == 200

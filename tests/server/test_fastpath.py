@@ -366,8 +366,12 @@ def test_claims_are_real_access_claims() -> None:
         (NOW, NOW + 1, (NOW, NOW + 1)),
         (float(NOW) + 0.5, NOW + 1, "not yet valid"),  # floats keep float comparisons
         (NOW - 0.5, NOW + 1.9, (NOW - 1, NOW + 1)),
-        (-(2**60) - 1, NOW + 1, (-(2**60), NOW + 1)),  # as float(iat) would have it
-        (NOW, 2**60 + 1, (NOW, 2**60)),
+        # Far from each other: implausible, and never prunable (issue 9 finding 6).
+        (-(2**60) - 1, NOW + 1, "implausible iat or exp"),
+        (NOW, 2**60 + 1, "implausible iat or exp"),
+        (NOW, 10**30, "implausible iat or exp"),
+        (NOW, NOW + 86400, (NOW, NOW + 86400)),
+        (NOW, NOW + 86401, "implausible iat or exp"),
         (True, NOW + 1, "missing claim: iat"),
     ],
 )

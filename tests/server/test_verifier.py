@@ -294,3 +294,50 @@ def test_secrets_never_show_in_repr(ring: KeyRing, issuer: TokenIssuer) -> None:
 def test_weak_secrets_are_a_configuration_error(secret: str) -> None:
     with pytest.raises(ConfigurationError, match="too weak"):
         KeyRing.from_secrets(Secret(secret))
+
+
+# -- issue 9, finding 6: hostile numbers and encodings --------------------------------------
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"exp": 10**30},
+        {"exp": 1e300},
+        {"iat": -(10**20)},
+        {"exp": 253402300800},  # past year 9999
+    ],
+)
+def test_finding6_an_absurd_exp_or_iat_is_refused(
+    verifier: Verifier, clock: ManualClock, ring: KeyRing, times: dict[str, object]
+) -> None:
+    token = sign(ring, claims(clock, **times))
+    with pytest.raises(ClaimError, match="implausible"):
+        verifier.verify(token)
+    with pytest.raises(ClaimError, match="implausible"):
+        verifier.verify(token, allow_expired=True)
+
+
+def test_finding6_padded_segments_are_refused(verifier: Verifier, issuer: TokenIssuer) -> None:
+    """PyJWT takes base64 padding; one token has one spelling here, on every path."""
+    token = issuer.issue(sub="a", sid="s").token
+    head, body, sig = token.split(".")
+    assert len(sig) % 4 == 3  # HS256: 43 characters, so one '=' is valid padding
+    assert jwt.decode(f"{head}.{body}.{sig}=", options={"verify_signature": False})
+    for variant in (f"{head}.{body}.{sig}=", f"{head}.{body}==.{sig}" if len(body) % 4 == 2 else
+                    f"{head}.{body}=.{sig}"):  # fmt: skip
+        with pytest.raises(MalformedTokenError):
+            verifier.verify(variant)
+
+
+def test_allow_expired_is_for_naming_a_session_only(
+    verifier: Verifier, issuer: TokenIssuer, clock: ManualClock, ring: KeyRing
+) -> None:
+    issued = issuer.issue(sub="a", sid="s")
+    clock.advance(10_000)
+    with pytest.raises(ExpiredTokenError):
+        verifier.verify(issued.token)
+    assert verifier.verify(issued.token, allow_expired=True) == issued.claims
+    # Everything else is still checked: a forged or foreign token is no logout credential.
+    with pytest.raises(BadSignatureError):
+        verifier.verify(issued.token[:-3] + "AAA", allow_expired=True)
+    with pytest.raises(ImmatureTokenError):
+        verifier.verify(sign(ring, claims(clock, iat=int(clock()) + 60)), allow_expired=True)

@@ -34,8 +34,10 @@ class ServerProcess:
         env: Mapping[str, str] | None = None,
         workers: int = 1,
         args: Sequence[str] = (),
+        demo: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.demo = demo
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = dict(env or {})
@@ -48,7 +50,7 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLEANEXIT_")}
         env.update(self.env)
         command = [
-            sys.executable, "-m", "cleanexit", "serve", "--demo",
+            sys.executable, "-m", "cleanexit", "serve", *(["--demo"] if self.demo else []),
             "--host", "127.0.0.1", "--port", str(self.port),
             "--data-dir", str(self.data_dir), "--workers", str(self.workers),
             "--log-level", "warning", *self.args,
@@ -123,6 +125,10 @@ def start_server(
     env: Mapping[str, str] | None = None,
     workers: int = 1,
     args: Sequence[str] = (),
+    demo: bool = True,
 ) -> ServerProcess:
     """Start a server whose data lives in ``tmp_path / "data"``."""
-    return ServerProcess(tmp_path / "data", port=port, env=env, workers=workers, args=args).start()
+    server = ServerProcess(
+        tmp_path / "data", port=port, env=env, workers=workers, args=args, demo=demo
+    )
+    return server.start()

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 
+from ..errors import ConfigurationError
 from ..runtime import Runtime, build_runtime
-from ..server.keystore import rotate_signing_key
+from ..server.keystore import expired_key_files, rotate_signing_key
 from ..settings import Settings
 
-__all__ = ["preflight", "register", "sessions_app"]
+__all__ = ["load_settings", "preflight", "register", "sessions_app"]
 
 T = TypeVar("T")
 DataDir = Annotated[
@@ -36,8 +38,17 @@ def preflight(settings: Settings) -> Runtime:
     return runtime
 
 
-def _settings(data_dir: Path | None) -> Settings:
-    return Settings(data_dir=data_dir) if data_dir else Settings()
+def load_settings(data_dir: Path | None = None) -> Settings:
+    """``Settings`` from the environment, or a ``ConfigurationError`` that names each bad
+    variable without quoting it (pydantic's own text quotes the raw input, secrets included)."""
+    try:
+        return Settings(data_dir=data_dir) if data_dir else Settings()
+    except ValidationError as exc:
+        where = "; ".join(
+            f"CLEANEXIT_{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {where}") from None
 
 
 def _run(runtime: Runtime, work: Callable[[], Awaitable[T]]) -> T:
@@ -58,7 +69,7 @@ def users_add(
     password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
 ) -> None:
     """Add a user (password from a prompt, or stdin with --password-stdin)."""
-    runtime = build_runtime(_settings(data_dir))
+    runtime = build_runtime(load_settings(data_dir))
     if password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -70,7 +81,7 @@ def users_add(
 @users_app.command("list")
 def users_list(data_dir: DataDir = None) -> None:
     """List users."""
-    for name in build_runtime(_settings(data_dir)).users.usernames():
+    for name in build_runtime(load_settings(data_dir)).users.usernames():
         typer.echo(name)
 
 
@@ -80,7 +91,7 @@ def sessions_list(
     data_dir: DataDir = None,
 ) -> None:
     """List a user's active sessions."""
-    runtime = build_runtime(_settings(data_dir))
+    runtime = build_runtime(load_settings(data_dir))
     now = dt.datetime.now(dt.UTC).timestamp()
     sessions = _run(runtime, lambda: runtime.store.list_sessions(user, now=now))
     if not sessions:
@@ -100,7 +111,7 @@ def revoke(
     """Revoke a user's every session (e.g. after a password change) or one session."""
     if (user is None) == (session is None):
         raise typer.BadParameter("give exactly one of --user or --session")
-    runtime = build_runtime(_settings(data_dir))
+    runtime = build_runtime(load_settings(data_dir))
     service = runtime.service
     if user is not None:
         result = _run(runtime, lambda: service.revoke_user(user, reason="admin"))
@@ -119,7 +130,7 @@ def revoke(
 
 def prune(data_dir: DataDir = None) -> None:
     """Delete revocations, refresh tokens and sessions that can no longer matter."""
-    runtime = build_runtime(_settings(data_dir))
+    runtime = build_runtime(load_settings(data_dir))
     now = dt.datetime.now(dt.UTC).timestamp()
     gone = _run(runtime, lambda: runtime.store.prune(now=now))
     typer.echo(f"pruned {gone} row(s) from {runtime.store!r}")
@@ -127,15 +138,42 @@ def prune(data_dir: DataDir = None) -> None:
 
 @keys_app.command("rotate")
 def keys_rotate(data_dir: DataDir = None) -> None:
-    """Add a new signing key; older keys keep verifying until removed."""
-    settings = _settings(data_dir)
+    """Add a new signing key; the previous one verifies for one access-token lifetime more.
+
+    Restart the server (every instance) to sign with the new key."""
+    settings = _asymmetric(data_dir)
+    path = rotate_signing_key(settings.data_dir, algorithm=settings.algorithm)
+    typer.echo(f"new {settings.algorithm} signing key: {path}")
+    lifetime = settings.access_ttl + settings.leeway
+    typer.echo(f"the previous key verifies for {lifetime} s more, then retires; restart to use it")
+
+
+@keys_app.command("prune")
+def keys_prune(data_dir: DataDir = None) -> None:
+    """Delete the files of retired keys that no longer verify anything."""
+    settings = _asymmetric(data_dir)
+    now = dt.datetime.now(dt.UTC).timestamp()
+    expired = expired_key_files(
+        settings.data_dir,
+        algorithm=settings.algorithm,
+        retire_after=settings.access_ttl + settings.leeway,
+        now=now,
+    )
+    for path in expired:
+        path.unlink()
+        typer.echo(f"deleted retired key {path}")
+    typer.echo(f"{len(expired)} retired key file(s) deleted")
+
+
+def _asymmetric(data_dir: Path | None) -> Settings:
+    settings = load_settings(data_dir)
     if settings.algorithm == "HS256":
         raise typer.BadParameter(
             "HS256 rotates by setting CLEANEXIT_SECRET to the new secret and "
-            "CLEANEXIT_PREVIOUS_SECRETS to the old one"
+            "CLEANEXIT_PREVIOUS_SECRETS to the old one (it verifies for one access-token "
+            "lifetime after the first start that lists it)"
         )
-    path = rotate_signing_key(settings.data_dir, algorithm=settings.algorithm)
-    typer.echo(f"new {settings.algorithm} signing key: {path}")
+    return settings
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from ..errors import CleanexitError, ConfigurationError
+from ..errors import CleanexitError
+from ..server.users import DEMO_PASSWORD, DEMO_USERS, SqliteUsers
 from ..settings import Settings
 from . import admin
 
@@ -27,8 +28,7 @@ DataDir = Annotated[
     Path,
     typer.Option("--data-dir", envvar="CLEANEXIT_DATA_DIR", help="Where keys and SQLite live."),
 ]
-DEMO_USERS = {"alice": "correct horse battery staple", "bob": "correct horse battery staple"}
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 @app.command()
@@ -38,17 +38,30 @@ def serve(
     port: Annotated[int, typer.Option(envvar="CLEANEXIT_PORT")] = 8000,
     workers: Annotated[int, typer.Option(min=1, envvar="CLEANEXIT_WORKERS")] = 1,
     store_url: Annotated[str | None, typer.Option(envvar="CLEANEXIT_STORE_URL")] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Seed demo users alice and bob.")] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            envvar="CLEANEXIT_DEMO",
+            help="Demo users alice and bob, for as long as the server runs with --demo.",
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(envvar="CLEANEXIT_LOG_LEVEL")] = "info",
 ) -> None:
     """Run the auth service (uvicorn) with the embedded SQLite store unless --store-url says."""
     import uvicorn
 
     data_dir = data_dir.resolve()
-    os.environ["CLEANEXIT_DATA_DIR"] = str(data_dir)  # workers read their settings from env
+    # Workers read their settings from the environment: what the flags decide goes there.
+    os.environ["CLEANEXIT_DATA_DIR"] = str(data_dir)
+    os.environ["CLEANEXIT_DEMO"] = "true" if demo else "false"
     if store_url:
         os.environ["CLEANEXIT_STORE_URL"] = store_url
     settings = _settings()
+    if settings.cookie_secure is None and not settings.production and host in LOOPBACK:
+        # Plain http on this machine only: decided from --host, never from a request.
+        os.environ["CLEANEXIT_COOKIE_SECURE"] = "false"
+        settings = _settings()
     runtime = admin.preflight(settings)  # creates the secret once, before workers race for it
     echo = typer.echo
     echo(f"cleanexit serve: data dir {data_dir}")
@@ -56,6 +69,10 @@ def serve(
     echo(f"  signing    {runtime.keys.algorithm} (kid {runtime.keys.active.kid})")
     if demo:
         _seed_demo(runtime.users, host)
+    cookie = "Secure" if settings.refresh_cookie_secure() else "not Secure (loopback, http)"
+    echo(f"  cookie     {cookie}; docs {'on' if settings.docs_enabled() else 'off'}")
+    for warning in _warnings(settings, host=host):
+        typer.secho(f"  WARNING: {warning}", fg="red", err=True)
     echo(f"  listening  http://{host}:{port}/  ({workers} worker{'s' * (workers > 1)})")
     uvicorn.run(
         "cleanexit.integrations.fastapi:app_from_env",
@@ -68,23 +85,23 @@ def serve(
     )
 
 
-def _seed_demo(users: object, host: str) -> None:
-    from ..server.users import SqliteUsers
-
-    assert isinstance(users, SqliteUsers)
-    for name, password in DEMO_USERS.items():
-        if not users.exists(name):
-            users.add(name, password)
-    typer.echo(f"  demo users alice / bob, password: {DEMO_USERS['alice']!r}")
+def _seed_demo(users: SqliteUsers, host: str) -> None:
+    users.add_demo()
+    typer.echo(f"  demo users {', '.join(DEMO_USERS)}, password: {DEMO_PASSWORD!r}")
+    typer.echo("  (they are removed at the next start without --demo)")
     if host not in LOOPBACK:
         typer.secho("  WARNING: demo users with a public password on a non-loopback host", fg="red")
 
 
+def _warnings(settings: Settings, *, host: str) -> list[str]:
+    found = settings.warnings()
+    if settings.cookie_secure is False and host not in LOOPBACK:
+        found.append(f"CLEANEXIT_COOKIE_SECURE=false on {host}: the refresh cookie may leak")
+    return found
+
+
 def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as exc:
-        raise ConfigurationError(f"invalid configuration: {exc}") from exc
+    return admin.load_settings()
 
 
 def _redact(url: str) -> str:

@@ -157,9 +157,12 @@ class FastPath:
     __slots__ = ("_checks",)
 
     def __init__(self, keys: KeyRing | None) -> None:
+        # Keys with a retirement deadline are left to the PyJWT path, where the verifier
+        # checks the deadline (issue 9): the active key's tokens pay nothing for it.
         self._checks: dict[str, SignatureCheck] = {
             header_segment(key): signature_check(key.algorithm, key.verifier)
             for key in (keys.keys if keys is not None else ())
+            if key.not_after is None
         }
 
     def __repr__(self) -> str:

@@ -3,6 +3,11 @@
 The algorithm is chosen here, once, never by a token header (RFC 8725 §2.1, §3.1): a key ring
 holds keys of exactly one algorithm, the newest signs, the older ones still verify until they
 are dropped (rotation by ``kid``). Keys are never fetched from a token (no ``jku``/``x5u``/``jwk``).
+
+A retired key may carry ``not_after``: the moment it stops verifying and leaves the JWKS
+(issue 9, finding 7: retired keys must not verify forever). ``keystore.load_key_ring`` sets it
+to the retirement moment + the longest access-token lifetime; the active key never has one,
+so the hot path pays nothing for it.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives import serialization
@@ -29,6 +34,7 @@ __all__ = [
     "check_secret_strength",
     "generate_private_pem",
     "generate_secret",
+    "key_from_pem",
 ]
 
 Algorithm = Literal["HS256", "EdDSA", "ES256"]
@@ -44,9 +50,13 @@ class SigningKey:
     algorithm: Algorithm
     signer: Any = field(compare=False)
     verifier: Any = field(compare=False)
+    not_after: float | None = None  # retired keys: stops verifying at this Unix time
 
     def __repr__(self) -> str:
         return f"SigningKey(kid={self.kid!r}, algorithm={self.algorithm!r})"
+
+    def usable(self, now: float) -> bool:
+        return self.not_after is None or now < self.not_after
 
     def public_jwk(self) -> dict[str, Any] | None:
         if self.algorithm == "HS256":
@@ -63,9 +73,16 @@ class KeyRing:
         keys = [active, *retired]
         if any(key.algorithm != active.algorithm for key in keys):
             raise ConfigurationError("all keys of a key ring must use one algorithm")
+        if active.not_after is not None:
+            raise ConfigurationError("the active signing key cannot have a retirement deadline")
         self.algorithm: Algorithm = active.algorithm
         self.active = active
-        self._by_kid: Mapping[str, SigningKey] = {key.kid: key for key in keys}
+        # A secret listed both as active and as previous is the active key, without deadline.
+        self.retired = tuple(key for key in retired if key.kid != active.kid)
+        self._by_kid: Mapping[str, SigningKey] = {
+            active.kid: active,
+            **{key.kid: key for key in self.retired},
+        }
 
     def __repr__(self) -> str:
         return f"KeyRing(algorithm={self.algorithm!r}, kids={list(self._by_kid)!r})"
@@ -77,8 +94,18 @@ class KeyRing:
     def keys(self) -> list[SigningKey]:
         return list(self._by_kid.values())
 
-    def jwks(self) -> dict[str, list[dict[str, Any]]]:
-        return {"keys": [jwk for key in self.keys if (jwk := key.public_jwk()) is not None]}
+    def jwks(self, *, now: float | None = None) -> dict[str, list[dict[str, Any]]]:
+        """The public keys that verify at ``now`` (every key when ``now`` is None)."""
+        keys = self.keys if now is None else [k for k in self.keys if k.usable(now)]
+        return {"keys": [jwk for key in keys if (jwk := key.public_jwk()) is not None]}
+
+    def retiring(self, deadlines: Mapping[str, float], *, now: float) -> KeyRing:
+        """This ring with each retired key verifying only until its deadline (by ``kid``):
+        keys already past it are left out, the others carry it as ``not_after``."""
+        retired = [
+            replace(key, not_after=deadlines.get(key.kid, key.not_after)) for key in self.retired
+        ]
+        return KeyRing(active=self.active, retired=[k for k in retired if k.usable(now)])
 
     @classmethod
     def from_secrets(cls, active: Secret, *retired: Secret) -> KeyRing:
@@ -88,7 +115,7 @@ class KeyRing:
     @classmethod
     def from_private_pems(cls, active: bytes, *retired: bytes) -> KeyRing:
         """An Ed25519 or ES256 ring from PEM private keys (newest first)."""
-        return cls(active=_asymmetric_key(active), retired=[_asymmetric_key(p) for p in retired])
+        return cls(active=key_from_pem(active), retired=[key_from_pem(p) for p in retired])
 
 
 def check_secret_strength(secret: Secret) -> None:
@@ -110,7 +137,8 @@ def _hs256_key(secret: Secret) -> SigningKey:
     return SigningKey(kid=kid, algorithm="HS256", signer=raw, verifier=raw)
 
 
-def _asymmetric_key(pem: bytes) -> SigningKey:
+def key_from_pem(pem: bytes) -> SigningKey:
+    """An Ed25519 or P-256 key from an unencrypted PEM private key; ``kid`` = RFC 7638."""
     try:
         private = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:

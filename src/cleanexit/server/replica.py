@@ -44,6 +44,12 @@ class Replica:
         """Strict replicas only: ask the store directly."""
         return self.view.reason(claims)
 
+    async def cutoff(self, sub: str) -> float | None:
+        """The user's current cutoff, fresh (a login must know it before it issues)."""
+        if not self.is_fresh():
+            await self.catch_up()
+        return self.view.cutoff(sub)
+
     async def start(self) -> None:
         await self.catch_up()
 

@@ -34,7 +34,7 @@ __all__ = ["Revocation", "RevocationKind", "RevocationView", "token_key"]
 class RevocationKind(StrEnum):
     TOKEN = "jti"  # noqa: S105 - key: "<iss>\x1f<jti>", until the token's exp
     SESSION = "sid"  # key: sid, until the last access token of the session has expired
-    USER = "user"  # key: sub, refuses iat < cutoff until cutoff + access lifetime
+    USER = "user"  # key: sub, refuses iat < cutoff until the user's last token has expired
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +326,14 @@ class RevocationView:
             if i >= 0 and claims.iat < users.cutoff[i]:  # type: ignore[index]
                 return "logged out everywhere"
         return None
+
+    def cutoff(self, sub: str) -> float | None:
+        """The user's cutoff (``iat`` below it is refused), if one is held."""
+        if self._compact is None:
+            return self._users.get(sub)
+        users = self._compact.users
+        i = users.find(hash(sub))
+        return users.cutoff[i] if i >= 0 else None  # type: ignore[index]
 
     def apply(self, revocations: Iterable[Revocation]) -> None:
         revs = revocations if isinstance(revocations, list | tuple) else list(revocations)

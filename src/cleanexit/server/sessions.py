@@ -7,16 +7,25 @@ the token at once (invariant 2), whatever the store's replication delay to other
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from ..clock import Clock, system_clock
-from ..errors import InvalidCredentialsError, InvalidGrantError, InvalidTokenError, NotFoundError
+from ..clock import Clock, Sleep, system_clock
+from ..errors import (
+    ExpiredTokenError,
+    InvalidCredentialsError,
+    InvalidGrantError,
+    InvalidTokenError,
+    NotFoundError,
+    RevokedTokenError,
+)
 from .replica import Guard
-from .revocation import Revocation
-from .stores.base import RefreshRecord, RotationStatus, SessionRecord, Store
+from .revocation import Revocation, RevocationKind
+from .stores.base import RefreshRecord, RotationRequest, RotationStatus, SessionRecord, Store
 from .tokens import (
     REFRESH_PREFIX,
     AccessClaims,
@@ -33,6 +42,7 @@ __all__ = [
     "SessionPolicy",
     "SessionService",
     "TokenPair",
+    "client_fingerprint",
 ]
 
 log = logging.getLogger("cleanexit.sessions")
@@ -55,6 +65,7 @@ class SessionPolicy:
     refresh_absolute_ttl: int = 30 * 86400
     refresh_grace: float = 5.0  # two tabs refreshing at once is not theft
     leeway: int = 0
+    keep_rotated: int = 64  # rotated refresh tokens kept per session for reuse detection
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -103,6 +114,7 @@ class SessionService:
         authenticator: Authenticator,
         policy: SessionPolicy | None = None,
         clock: Clock = system_clock,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.store = store
         self.issuer = issuer
@@ -110,6 +122,7 @@ class SessionService:
         self.authenticator = authenticator
         self.policy = policy or SessionPolicy(access_ttl=issuer.access_ttl)
         self._clock = clock
+        self._sleep = sleep
 
     # -- login and refresh ---------------------------------------------------------------
     async def login(
@@ -118,142 +131,206 @@ class SessionService:
         sub = await self.authenticator.authenticate(username, password)
         if sub is None:
             raise InvalidCredentialsError()
-        now, p = self._clock(), self.policy
+        now = await self._past_cutoff(sub, self._clock())
+        p = self.policy
         sid, refresh = new_id(), new_refresh_token()
+        expires = now + p.refresh_absolute_ttl
+        access_exp = min(int(now) + p.access_ttl, int(expires))
         session = SessionRecord(
-            sid, sub, now, now, now + p.refresh_absolute_ttl, user_agent[:256], ip[:64]
+            sid, sub, now, now, expires, user_agent[:256], ip[:64], access_until=access_exp
         )
         refresh_exp = min(now + p.refresh_idle_ttl, session.expires_at)
         record = RefreshRecord(hash_refresh_token(refresh), sid, now, refresh_exp)
         await self.store.create_session(session, record)
-        return self._pair(sub, sid, refresh, refresh_exp, now)
+        return self._pair(session, refresh, refresh_exp, now)
 
-    async def refresh(self, refresh_token: str) -> TokenPair:
+    async def refresh(self, refresh_token: str, *, user_agent: str = "", ip: str = "") -> TokenPair:
         old = _refresh_hash(refresh_token)
         if old is None:
-            raise InvalidGrantError()
+            raise InvalidGrantError(reason="invalid")
         now, p = self._clock(), self.policy
         new = new_refresh_token()
-        rotation = await self.store.rotate_refresh(
-            old,
-            hash_refresh_token(new),
+        request = RotationRequest(
             now=now,
             idle_ttl=p.refresh_idle_ttl,
             grace=p.refresh_grace,
-            deny_until=self._deny_until(now),
+            access_until=int(now) + p.access_ttl,
+            leeway=p.leeway,
+            client=client_fingerprint(user_agent, ip),
+            keep_rotated=p.keep_rotated,
         )
+        rotation = await self.store.rotate_refresh(old, hash_refresh_token(new), request)
+        s = rotation.session
         if rotation.status is RotationStatus.ROTATED:
-            assert rotation.session is not None
-            s = rotation.session
-            return self._pair(s.sub, s.sid, new, rotation.refresh_expires_at, now)
+            assert s is not None
+            now = await self._past_cutoff(s.sub, now)
+            return self._pair(s, new, rotation.refresh_expires_at, now)
         if rotation.status is RotationStatus.REUSED:
-            assert rotation.session is not None
+            assert s is not None
             log.warning(
-                "refresh token reuse detected: session %s of %s ended (possible theft)",
-                rotation.session.sid,
-                rotation.session.sub,
+                "refresh token reuse: session %s of %s ended (possible theft)", s.sid, s.sub
             )
-            self._apply(
-                [Revocation.session(rotation.session.sid, expires_at=self._deny_until(now))]
+            self._apply([Revocation.session(s.sid, expires_at=s.deny_until(p.leeway))])
+            raise InvalidGrantError(
+                "refresh token reuse detected: the session was ended", reason="reused"
             )
-            raise InvalidGrantError("refresh token reuse detected: the session was ended")
         if rotation.status is RotationStatus.RACE:
-            raise InvalidGrantError("refresh token was just rotated by a concurrent request")
-        raise InvalidGrantError()
+            assert s is not None
+            if not rotation.same_client:
+                log.warning(
+                    "refresh token of session %s of %s presented again by a different client "
+                    "within the grace window (possible theft)",
+                    s.sid,
+                    s.sub,
+                )
+            raise InvalidGrantError(
+                "refresh token was just rotated by a concurrent request", reason="race"
+            )
+        raise InvalidGrantError(reason="invalid")
 
-    def _pair(self, sub: str, sid: str, refresh: str, refresh_exp: float, now: float) -> TokenPair:
-        access = self.issuer.issue(sub=sub, sid=sid)
+    def _pair(self, s: SessionRecord, refresh: str, refresh_exp: float, now: float) -> TokenPair:
+        # The token never outlives what the store recorded for the session (access_until).
+        iat = int(now)
+        exp = min(iat + self.policy.access_ttl, int(s.access_until))
+        access = self.issuer.issue(sub=s.sub, sid=s.sid, iat=iat, exp=exp)
         return TokenPair(
             access_token=access.token,
             refresh_token=refresh,
-            expires_in=access.claims.exp - access.claims.iat,
+            expires_in=max(0, exp - iat),
             refresh_expires_in=max(0, int(refresh_exp - now)),
-            session_id=sid,
-            sub=sub,
+            session_id=s.sid,
+            sub=s.sub,
         )
+
+    async def _past_cutoff(self, sub: str, now: float) -> float:
+        """A user logged out everywhere this very second: tokens with that ``iat`` are refused,
+        so a new one waits for the next second (at most one) rather than be born revoked."""
+        cutoff = await self.guard.replica.cutoff(sub)
+        if cutoff is None or int(now) >= cutoff:
+            return now
+        await self._sleep(cutoff - now)
+        return max(self._clock(), cutoff)
 
     # -- logout --------------------------------------------------------------------------
     async def logout(
         self,
         *,
-        claims: AccessClaims | None,
+        bearer: str | None = None,
         refresh_token: str | None = None,
         scope: Scope = "current",
     ) -> LogoutResult:
-        """End what ``scope`` names. ``claims`` are verified access-token claims (revocation
-        already checked); a refresh token alone also identifies the session."""
-        refresh_session = await self._refresh_session(refresh_token)
-        if claims is None and refresh_session is None:
-            raise InvalidTokenError("no valid access or refresh token")
-        sub = claims.sub if claims else refresh_session.sub  # type: ignore[union-attr]
-        sid = claims.sid if claims else refresh_session.sid  # type: ignore[union-attr]
-        now = self._clock()
-        deny = self._deny_until(now)
-        token_revoked = False
-        if claims is not None and scope != "others":
-            token_revoked = await self._revoke_access(claims)
-        cutoff: float | None = None
+        """End what ``scope`` names, with whatever credentials the caller holds.
+
+        Any credential that identifies the session ends it (design invariant 9): a current or
+        already-rotated refresh token of its family, or an authentic access token even when it
+        is expired or already revoked (its ``sid`` names the session). A forged bearer beside a
+        valid refresh token does not block it. ``others`` and ``all`` need a live credential.
+        Nothing ended (the session was over already) is an error, never a silent success.
+        """
+        found = await self._identify(bearer, refresh_token)
+        now, leeway = self._clock(), self.policy.leeway
+        claims = found.claims
+        # An unexpired bearer is deny-listed too, in the same atomic step as its session.
+        extra = []
+        if claims is not None and claims.exp + leeway > now and scope != "others":
+            extra.append(Revocation.token(claims.iss, claims.jti, expires_at=claims.exp + leeway))
         if scope == "current":
-            sids = [sid]
-            if refresh_session and refresh_session.sub == sub and refresh_session.sid != sid:
-                sids.append(refresh_session.sid)
-            ended = await self.store.end_sessions(sids, now=now, reason="logout", deny_until=deny)
-        else:
-            keep = sid if scope == "others" else None
-            cutoff = float(int(now)) if scope == "all" else None
-            ended = await self.store.end_user_sessions(
-                sub,
-                now=now,
-                reason=f"logout:{scope}",
-                deny_until=deny,
-                keep_sid=keep,
-                cutoff=cutoff,
+            sids = list(dict.fromkeys(s for s in (claims and claims.sid, found.family_sid) if s))
+            revs = await self.store.end_sessions(
+                sids, now=now, reason="logout", leeway=leeway, extra=extra
             )
-        revs = [Revocation.session(s, expires_at=deny) for s in ended]
-        if cutoff is not None:
-            revs.append(Revocation.user(sub, cutoff=cutoff, expires_at=deny))
-        self._apply(revs)
-        return LogoutResult(scope, sid, tuple(ended), token_revoked, cutoff)
+            self._apply([*extra, *revs])
+            if not revs:
+                raise RevokedTokenError("revoked: session ended")
+            return _result("current", sids[0], revs, access_token=bool(extra))
+        sub, sid = found.live_identity(scope)
+        revs = await self.store.end_user_sessions(
+            sub,
+            now=now,
+            reason=f"logout:{scope}",
+            leeway=leeway,
+            keep_sid=sid if scope == "others" else None,
+            cutoff=self._cutoff(sub, now) if scope == "all" else None,
+            extra=extra,
+        )
+        self._apply([*extra, *revs])
+        return _result(scope, sid, revs, access_token=bool(extra))
+
+    async def _identify(self, bearer: str | None, refresh_token: str | None) -> _Presented:
+        claims: AccessClaims | None = None
+        live = False
+        error: InvalidTokenError | None = None
+        if bearer is not None:
+            try:
+                claims = self.guard.verifier.verify(bearer, allow_expired=True)
+            except InvalidTokenError as exc:
+                error = exc
+            else:
+                live = await self._live(claims)
+        family = await self._family(refresh_token)
+        if claims is None and family is None:
+            raise error or InvalidTokenError("no valid access or refresh token")
+        now = self._clock()
+        current = family is not None and family[0].current(now) and family[1].active(now)
+        return _Presented(claims, live, family[1] if family else None, current, error)
+
+    async def _live(self, claims: AccessClaims) -> bool:
+        if claims.exp + self.policy.leeway <= self._clock():
+            return False
+        try:
+            await self.guard.check(claims)
+        except RevokedTokenError:
+            return False
+        return True
+
+    async def _family(self, token: str | None) -> tuple[RefreshRecord, SessionRecord] | None:
+        digest = _refresh_hash(token)
+        return None if digest is None else await self.store.find_refresh(digest)
+
+    def _cutoff(self, sub: str, now: float) -> Revocation:
+        # Refuses every iat up to and including this second (iat is whole seconds), kept at
+        # least one access-token lifetime; the store extends it to its sessions' last tokens.
+        floor = now + self.policy.access_ttl + self.policy.leeway + 1
+        return Revocation.user(sub, cutoff=float(int(now) + 1), expires_at=floor)
 
     async def end_session(self, claims: AccessClaims, sid: str) -> LogoutResult:
         """End one of the caller's own sessions (``DELETE /auth/sessions/{sid}``)."""
         session = await self.store.get_session(sid)
-        now = self._clock()
-        if session is None or session.sub != claims.sub or not session.active(now):
+        now, leeway = self._clock(), self.policy.leeway
+        if session is None or session.sub != claims.sub or not session.endable(now, leeway=leeway):
             raise NotFoundError("no such active session")
-        deny = self._deny_until(now)
-        ended = await self.store.end_sessions([sid], now=now, reason="revoked", deny_until=deny)
-        self._apply([Revocation.session(s, expires_at=deny) for s in ended])
-        return LogoutResult("current", claims.sid, tuple(ended), False)
+        revs = await self.store.end_sessions([sid], now=now, reason="revoked", leeway=leeway)
+        self._apply(revs)
+        return _result("current", claims.sid, revs)
 
     async def revoke_user(self, sub: str, *, reason: str = "admin") -> LogoutResult:
         """Log a user out everywhere (password change, account disabled)."""
         now = self._clock()
-        deny, cutoff = self._deny_until(now), float(int(now))
-        ended = await self.store.end_user_sessions(
-            sub, now=now, reason=reason, deny_until=deny, cutoff=cutoff
+        revs = await self.store.end_user_sessions(
+            sub, now=now, reason=reason, leeway=self.policy.leeway, cutoff=self._cutoff(sub, now)
         )
-        self._apply([Revocation.session(s, expires_at=deny) for s in ended])
-        self._apply([Revocation.user(sub, cutoff=cutoff, expires_at=deny)])
-        return LogoutResult("all", None, tuple(ended), False, cutoff)
+        self._apply(revs)
+        return _result("all", None, revs)
 
     async def revoke_session(self, sid: str, *, reason: str = "admin") -> LogoutResult:
         now = self._clock()
-        deny = self._deny_until(now)
-        ended = await self.store.end_sessions([sid], now=now, reason=reason, deny_until=deny)
-        self._apply([Revocation.session(s, expires_at=deny) for s in ended])
-        return LogoutResult("current", sid, tuple(ended), False)
+        revs = await self.store.end_sessions(
+            [sid], now=now, reason=reason, leeway=self.policy.leeway
+        )
+        self._apply(revs)
+        return _result("current", sid, revs)
 
     async def sessions(self, claims: AccessClaims) -> list[SessionRecord]:
         return await self.store.list_sessions(claims.sub, now=self._clock())
 
     # -- RFC 7009 and RFC 7662 -----------------------------------------------------------
     async def revoke(self, token: str) -> None:
-        """RFC 7009 §2.1: revoke whatever the token is; unknown tokens are not an error."""
+        """RFC 7009 §2.1: revoke whatever the token is; unknown tokens are not an error. A
+        refresh token of a family (current or rotated) ends its session, as logout would."""
         if token.startswith(REFRESH_PREFIX):
-            session = await self._refresh_session(token)
-            if session is not None:
-                await self.revoke_session(session.sid, reason="rfc7009")
+            family = await self._family(token)
+            if family is not None:
+                await self.revoke_session(family[1].sid, reason="rfc7009")
             return
         try:
             claims = await self.guard.authenticate(token)
@@ -304,12 +381,48 @@ class SessionService:
         self._apply([Revocation.token(claims.iss, claims.jti, expires_at=expires)])
         return revoked
 
-    def _deny_until(self, now: float) -> float:
-        # Every access token of a session ended now has expired by then.
-        return now + self.policy.access_ttl + self.policy.leeway + 1
+    def _apply(self, revocations: Sequence[Revocation]) -> None:
+        self.guard.replica.view.apply(list(revocations))
 
-    def _apply(self, revocations: list[Revocation]) -> None:
-        self.guard.replica.view.apply(revocations)
+
+def _result(
+    scope: Scope, sid: str | None, revs: Sequence[Revocation], *, access_token: bool = False
+) -> LogoutResult:
+    """What the store recorded, as the caller is told it (invariant 8)."""
+    ended = tuple(r.key for r in revs if r.kind is RevocationKind.SESSION)
+    cutoff = next((r.cutoff for r in revs if r.kind is RevocationKind.USER), None)
+    return LogoutResult(scope, sid, ended, access_token, cutoff)
+
+
+@dataclass(frozen=True, slots=True)
+class _Presented:
+    """What the credentials of a logout request identify."""
+
+    claims: AccessClaims | None  # an authentic access token, maybe expired or revoked
+    live: bool  # ... and still accepted (unexpired, unrevoked)
+    family: SessionRecord | None  # the session of a refresh token of a known family
+    current: bool  # ... which is that session's current, unexpired token
+    bearer_error: InvalidTokenError | None
+
+    @property
+    def family_sid(self) -> str | None:
+        return self.family.sid if self.family else None
+
+    def live_identity(self, scope: Scope) -> tuple[str, str]:
+        """``(sub, sid)`` from a credential that still works: ``others`` and ``all`` reach the
+        user's other sessions, which a dead credential must not."""
+        if self.claims is not None and self.live:
+            return self.claims.sub, self.claims.sid
+        if self.family is not None and self.current:
+            return self.family.sub, self.family.sid
+        raise self.bearer_error or ExpiredTokenError(
+            f"scope {scope!r} needs an unexpired access token or a current refresh token"
+        )
+
+
+def client_fingerprint(user_agent: str, ip: str) -> str:
+    """Who rotated a refresh token, without keeping who: 64 bits of a hash of UA and address."""
+    return hashlib.sha256(f"{ip}\0{user_agent}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _refresh_hash(token: object) -> bytes | None:

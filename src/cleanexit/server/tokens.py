@@ -69,8 +69,12 @@ class TokenIssuer:
         self.client_id = client_id
         self._clock = clock
 
-    def issue(self, *, sub: str, sid: str) -> IssuedAccessToken:
-        iat = int(self._clock())
+    def issue(
+        self, *, sub: str, sid: str, iat: int | None = None, exp: int | None = None
+    ) -> IssuedAccessToken:
+        """Sign a token; ``iat``/``exp`` default to now and now + ``access_ttl`` (the session
+        service passes both, so what it records for the session is what the token says)."""
+        iat = int(self._clock()) if iat is None else iat
         claims = AccessClaims(
             iss=self.issuer,
             aud=self.audience,
@@ -78,7 +82,7 @@ class TokenIssuer:
             sid=sid,
             jti=new_id(),
             iat=iat,
-            exp=iat + self.access_ttl,
+            exp=iat + self.access_ttl if exp is None else exp,
             client_id=self.client_id,
         )
         key = self.keys.active

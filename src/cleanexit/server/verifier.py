@@ -25,14 +25,17 @@ from ..errors import (
     ImmatureTokenError,
     MalformedTokenError,
 )
-from .fastpath import FastPath
+from .fastpath import FastPath, b64decode_strict
 from .keys import KeyRing
 from .tokens import AccessClaims
 
-__all__ = ["MAX_TOKEN_LENGTH", "Verifier", "check_claims"]
+__all__ = ["MAX_LIFETIME", "MAX_TOKEN_LENGTH", "Verifier", "check_claims"]
 
 MAX_TOKEN_LENGTH = 4096  # ours are ~400 bytes; anything larger is hostile or foreign
 MAX_CLAIM_LENGTH = 256
+# The longest access-token lifetime a setting allows: a signed exp further from iat is
+# implausible (a key misused elsewhere, a bug) and could never be pruned (issue 9 finding 6).
+MAX_LIFETIME = 86400
 ACCEPTED_TYPES = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §4
 _STRING_CLAIMS = ("iss", "sub", "sid", "jti")
 _EXACT = 2**53  # integers up to this size survive a round trip through float
@@ -49,6 +52,7 @@ class Verifier:
         issuer: str,
         audience: str,
         leeway: int = 0,
+        max_lifetime: int = MAX_LIFETIME,
         clock: Clock = system_clock,
         fast_path: bool = True,
     ) -> None:
@@ -56,11 +60,14 @@ class Verifier:
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        self.max_lifetime = max_lifetime
         self._clock = clock
         # fast_path=False: PyJWT for every token (the oracle in tests, a baseline in benchmarks).
         self._fast = FastPath(keys if fast_path else None)
 
-    def verify(self, token: str) -> AccessClaims:
+    def verify(self, token: str, allow_expired: bool = False) -> AccessClaims:
+        """Verified claims, or ``InvalidTokenError``. ``allow_expired``: for logout only, where
+        an authentic but expired token still names the session to end (issue 9 finding 1)."""
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
             raise MalformedTokenError("malformed: empty or oversized token")
         if not token.isascii() or token.count(".") != 2:
@@ -78,9 +85,15 @@ class Verifier:
             audience=self.audience,
             now=self._clock(),
             leeway=self.leeway,
+            max_lifetime=self.max_lifetime,
+            allow_expired=allow_expired,
         )
 
     def _verify_signature(self, token: str) -> bytes:
+        # Only canonical, unpadded base64url (RFC 7515 §2): PyJWT also takes padded forms, and
+        # one token must have one spelling (the fast path already holds to this).
+        if any(b64decode_strict(segment) is None for segment in token.split(".")):
+            raise MalformedTokenError("malformed: not canonical base64url")
         try:
             header = _jws.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -106,11 +119,22 @@ class Verifier:
         key = self.keys.get(header.get("kid"))
         if key is None:
             raise BadSignatureError("bad signature: unknown key")
+        if key.not_after is not None and self._clock() >= key.not_after:
+            # A retired key outlives every token it signed by access_ttl + leeway; after
+            # that, a valid signature can only be a forgery with a leaked key (issue 9).
+            raise BadSignatureError("bad signature: retired key")
         return key
 
 
 def check_claims(
-    payload: object, *, issuer: str, audience: str, now: float, leeway: int = 0
+    payload: object,
+    *,
+    issuer: str,
+    audience: str,
+    now: float,
+    leeway: int = 0,
+    max_lifetime: int = MAX_LIFETIME,
+    allow_expired: bool = False,
 ) -> AccessClaims:
     """The claim rules every access token must pass, whatever verified its signature.
 
@@ -142,7 +166,9 @@ def check_claims(
     # is not an int here, on purpose); anything else takes the float rules themselves.
     if not (type(iat) is int and type(exp) is int and iat >= -_EXACT and exp <= _EXACT):
         iat, exp = _numeric(payload, "iat"), _numeric(payload, "exp")
-    if now >= exp + leeway:
+    if exp - iat > max_lifetime or iat < 0:
+        raise ClaimError("implausible iat or exp")
+    if now >= exp + leeway and not allow_expired:
         raise ExpiredTokenError()
     nbf = get("nbf")
     if iat > now + leeway or (nbf is not None and _numeric(payload, "nbf") > now + leeway):

@@ -6,17 +6,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from cleanexit.server.revocation import Revocation, RevocationKind, RevocationView
+from cleanexit.server.revocation import Revocation, RevocationView
 from cleanexit.server.stores import RefreshRecord, RotationStatus, SessionRecord, Store
+from cleanexit.server.stores.base import Rotation, RotationRequest
 from cleanexit.server.tokens import AccessClaims
 
 NOW = 1_700_000_000.0
 IDLE = 3600.0
 GRACE = 5.0
-DENY = NOW + 600
+ACCESS = 600  # the access-token lifetime the fixtures' sessions were issued with
+DENY = NOW + ACCESS  # jti entries in these tests
+SID_DENY = NOW + ACCESS + 1  # an ended fixture session's sid: its last token's exp + leeway 0 + 1
 
 
 def h(name: str) -> bytes:
@@ -24,9 +28,18 @@ def h(name: str) -> bytes:
 
 
 def session(
-    sid: str, sub: str = "alice", *, created: float = NOW, ttl: float = 86400
+    sid: str,
+    sub: str = "alice",
+    *,
+    created: float = NOW,
+    ttl: float = 86400,
+    access: float = ACCESS,
 ) -> SessionRecord:
-    return SessionRecord(sid, sub, created, created, created + ttl, "pytest", "127.0.0.1")
+    expires = created + ttl
+    return SessionRecord(
+        sid, sub, created, created, expires, "pytest", "127.0.0.1",
+        access_until=min(created + access, expires),
+    )  # fmt: skip
 
 
 def refresh(name: str, sid: str, *, at: float = NOW, ttl: float = IDLE) -> RefreshRecord:
@@ -47,10 +60,36 @@ class StoreContract:
         raise NotImplementedError
         yield  # noqa: PT022 - an async generator, like the overrides
 
-    async def rotate(self, store: Store, old: str, new: str, *, now: float = NOW + 10):
-        return await store.rotate_refresh(
-            h(old), h(new), now=now, idle_ttl=IDLE, grace=GRACE, deny_until=now + 600
+    @pytest.fixture
+    async def other(self, store: Store) -> Store:
+        """A second handle on the same state, as another process would have (the same object
+        where the backend has no other process to share with)."""
+        return store
+
+    async def rotate(
+        self,
+        store: Store,
+        old: str,
+        new: str,
+        *,
+        now: float = NOW + 10,
+        client: str = "",
+        keep: int = 64,
+        access: float = ACCESS,
+    ) -> Rotation:
+        request = RotationRequest(
+            now=now,
+            idle_ttl=IDLE,
+            grace=GRACE,
+            access_until=int(now) + access,
+            client=client,
+            keep_rotated=keep,
         )
+        return await store.rotate_refresh(h(old), h(new), request)
+
+    async def end(self, store: Store, *sids: str, now: float = NOW, **kw: Any) -> list[str]:
+        revs = await store.end_sessions(list(sids), now=now, reason="logout", leeway=0, **kw)
+        return [r.key for r in revs]
 
     # -- sessions --------------------------------------------------------------------------
     async def test_create_list_get(self, store: Store) -> None:
@@ -100,7 +139,8 @@ class StoreContract:
         events = await store.events(sub="alice")
         assert [e.kind for e in events] == ["refresh_token_reuse"] and events[0].sid == "s1"
         revs, _ = await store.revocations(since=None, now=NOW + 101)
-        assert Revocation.session("s1", expires_at=NOW + 700) in revs
+        # Denied until the session's last access token (issued at the rotation) has expired.
+        assert Revocation.session("s1", expires_at=NOW + 10 + ACCESS + 1) in revs
 
     async def test_unknown_expired_and_dead_tokens_are_invalid(self, store: Store) -> None:
         assert (await self.rotate(store, "ghost", "x")).status is RotationStatus.INVALID
@@ -124,40 +164,43 @@ class StoreContract:
     # -- ending sessions --------------------------------------------------------------------
     async def test_end_sessions_revokes_sid_and_refresh(self, store: Store) -> None:
         await store.create_session(session("s1"), refresh("r1", "s1"))
-        assert await store.end_sessions(
-            ["s1", "ghost"], now=NOW, reason="logout", deny_until=DENY
-        ) == ["s1"]
-        assert await store.end_sessions(["s1"], now=NOW, reason="logout", deny_until=DENY) == []
+        assert await self.end(store, "s1", "ghost") == ["s1"]
+        assert await self.end(store, "s1") == []
         assert await store.session_for_refresh(h("r1"), now=NOW) is None
+        assert await store.find_refresh(h("r1")) is None
         assert (await self.rotate(store, "r1", "r2")).status is RotationStatus.INVALID
         assert await store.list_sessions("alice", now=NOW) == []
         revs, _ = await store.revocations(since=None, now=NOW)
-        assert revs == [Revocation.session("s1", expires_at=DENY)]
+        assert revs == [Revocation.session("s1", expires_at=SID_DENY)]
 
     async def test_end_user_sessions_keeps_one_and_sets_cutoff(self, store: Store) -> None:
         for sid in ("s1", "s2", "s3"):
             await store.create_session(session(sid), refresh("r" + sid, sid))
         await store.create_session(session("b1", sub="bob"), refresh("rb1", "b1"))
         ended = await store.end_user_sessions(
-            "alice", now=NOW, reason="others", deny_until=DENY, keep_sid="s2"
+            "alice", now=NOW, reason="others", leeway=0, keep_sid="s2"
         )
-        assert sorted(ended) == ["s1", "s3"]
+        assert sorted(r.key for r in ended) == ["s1", "s3"]
         assert [s.sid for s in await store.list_sessions("alice", now=NOW)] == ["s2"]
+        cutoff = Revocation.user("alice", cutoff=NOW + 1, expires_at=NOW + 10)
         ended = await store.end_user_sessions(
-            "alice", now=NOW, reason="all", deny_until=DENY, cutoff=NOW
+            "alice", now=NOW, reason="all", leeway=0, cutoff=cutoff
         )
-        assert ended == ["s2"]
+        # The cutoff lasts as long as the tokens of the sessions it ended, not its floor.
+        user = Revocation.user("alice", cutoff=NOW + 1, expires_at=SID_DENY)
+        assert ended == [Revocation.session("s2", expires_at=SID_DENY), user]
         assert [s.sid for s in await store.list_sessions("bob", now=NOW)] == ["b1"]
         revs, _ = await store.revocations(since=None, now=NOW)
-        assert Revocation.user("alice", cutoff=NOW, expires_at=DENY) in revs
+        assert user in revs
 
     async def test_cutoff_alone_with_no_sessions(self, store: Store) -> None:
+        cutoff = Revocation.user("carol", cutoff=NOW + 1, expires_at=DENY)
         ended = await store.end_user_sessions(
-            "carol", now=NOW, reason="all", deny_until=DENY, cutoff=NOW
+            "carol", now=NOW, reason="all", leeway=0, cutoff=cutoff
         )
-        assert ended == []
+        assert ended == [cutoff]
         revs, _ = await store.revocations(since=None, now=NOW)
-        assert [r.kind for r in revs] == [RevocationKind.USER]
+        assert revs == [cutoff]
 
     async def test_revoke_token_once(self, store: Store) -> None:
         assert await store.revoke_token("https://issuer", "j1", expires_at=DENY) is True
@@ -189,15 +232,17 @@ class StoreContract:
         await store.revoke_token("https://issuer", "j1", expires_at=DENY)
         middle = store.change_marker()
         assert middle != before
-        await store.end_user_sessions("alice", now=NOW, reason="all", deny_until=DENY, cutoff=NOW)
+        cutoff = Revocation.user("alice", cutoff=NOW, expires_at=DENY)
+        await store.end_user_sessions("alice", now=NOW, reason="all", leeway=0, cutoff=cutoff)
         assert store.change_marker() not in (before, middle)
 
     async def test_view_built_from_the_feed_refuses_revoked_claims(self, store: Store) -> None:
         await store.create_session(session("s1"), refresh("r1", "s1"))
         await store.create_session(session("s2"), refresh("r2", "s2"))
         await store.revoke_token("https://issuer", "jx", expires_at=DENY)
-        await store.end_sessions(["s2"], now=NOW, reason="logout", deny_until=DENY)
-        await store.end_user_sessions("carol", now=NOW, reason="all", deny_until=DENY, cutoff=NOW)
+        await self.end(store, "s2")
+        cutoff = Revocation.user("carol", cutoff=NOW, expires_at=DENY)
+        await store.end_user_sessions("carol", now=NOW, reason="all", leeway=0, cutoff=cutoff)
         view = RevocationView()
         view.apply((await store.revocations(since=None, now=NOW))[0])
         assert view.reason(claims()) is None
@@ -222,3 +267,113 @@ class StoreContract:
     async def test_ping_reports_the_backend(self, store: Store) -> None:
         info = await store.ping()
         assert info["backend"] == store.name
+
+    # -- issue 9: the promise on the paths real users take ------------------------------------
+    async def test_finding2_a_pull_never_skips_a_concurrent_revocation(
+        self, store: Store, other: Store
+    ) -> None:
+        """One handle revokes as fast as it can while another pulls: every revocation must
+        reach the puller, none skipped by a cursor read apart from its rows."""
+        total = 600
+        _, cursor = await other.revocations(since=None, now=NOW)
+        seen: set[str] = set()
+        done = asyncio.Event()
+
+        async def writer() -> None:
+            for i in range(total):
+                await store.revoke_token("https://issuer", f"j{i}", expires_at=DENY)
+            done.set()
+
+        async def reader() -> None:
+            nonlocal cursor
+            while True:
+                finished = done.is_set()
+                revs, cursor = await other.revocations(since=cursor, now=NOW)
+                seen.update(r.key for r in revs)
+                if finished:
+                    return
+
+        await asyncio.gather(writer(), reader())
+        missing = {f"https://issuer\x1fj{i}" for i in range(total)} - seen
+        assert not missing, f"{len(missing)} revocations skipped by the puller"
+
+    async def test_finding3_extra_revocations_come_with_the_session_end(self, store: Store) -> None:
+        await store.create_session(session("s1"), refresh("r1", "s1"))
+        jti = Revocation.token("https://issuer", "j1", expires_at=DENY)
+        assert await self.end(store, "s1", extra=[jti]) == ["s1"]
+        revs, _ = await store.revocations(since=None, now=NOW)
+        assert jti in revs and Revocation.session("s1", expires_at=SID_DENY) in revs
+        # A retry (the first answer was lost) ends nothing more and loses nothing.
+        assert await self.end(store, "s1", extra=[jti]) == []
+        assert await store.revoke_token("https://issuer", "j1", expires_at=DENY) is False
+
+    async def test_finding5_a_sid_is_denied_as_long_as_its_own_tokens_live(
+        self, store: Store
+    ) -> None:
+        """Issued under a one-hour lifetime, then the setting is lowered: the sid entry still
+        covers the tokens already out (their own exp), not today's lifetime."""
+        await store.create_session(session("s1", access=3600), refresh("r1", "s1"))
+        await self.rotate(store, "r1", "r2", now=NOW + 100, access=3600)
+        got = await store.get_session("s1")
+        assert got is not None and got.access_until == NOW + 100 + 3600
+        assert await self.end(store, "s1", now=NOW + 200) == ["s1"]
+        revs, _ = await store.revocations(since=None, now=NOW + 200)
+        assert revs == [Revocation.session("s1", expires_at=NOW + 100 + 3600 + 1)]
+
+    async def test_finding5_access_until_never_passes_the_session_expiry(
+        self, store: Store
+    ) -> None:
+        await store.create_session(session("s1", ttl=100), refresh("r1", "s1"))
+        rotation = await self.rotate(store, "r1", "r2", now=NOW + 50)
+        assert rotation.session is not None and rotation.session.access_until == NOW + 100
+
+    async def test_finding5_a_session_past_its_absolute_expiry_ends_while_tokens_live(
+        self, store: Store
+    ) -> None:
+        await store.create_session(session("s1", ttl=100), refresh("r1", "s1"))
+        late = NOW + 100.5  # absolute expiry passed; its last token (exp NOW+100) + leeway not
+        revs = await store.end_sessions(["s1"], now=late, reason="logout", leeway=5)
+        assert revs == [Revocation.session("s1", expires_at=NOW + 100 + 5 + 1)]
+        await store.create_session(session("s2", ttl=100), refresh("r2", "s2"))
+        assert await self.end(store, "s2", now=NOW + 102) == []  # nothing of it can be alive
+
+    async def test_finding8_rotated_tokens_kept_are_bounded(self, store: Store) -> None:
+        await store.create_session(session("s1"), refresh("t0", "s1"))
+        for i in range(8):
+            rotation = await self.rotate(
+                store, f"t{i}", f"t{i + 1}", now=NOW + 10 * (i + 1), keep=3
+            )
+            assert rotation.status is RotationStatus.ROTATED
+        kept = [i for i in range(9) if await store.find_refresh(h(f"t{i}")) is not None]
+        assert kept == [5, 6, 7, 8]  # the current token and the three most recent rotated ones
+        # Reuse of a kept one is still theft: the whole session ends.
+        stolen = await self.rotate(store, "t5", "x", now=NOW + 200, keep=3)
+        assert stolen.status is RotationStatus.REUSED
+
+    async def test_finding4_a_race_is_recorded_with_whether_the_client_differs(
+        self, store: Store
+    ) -> None:
+        await store.create_session(session("s1"), refresh("r1", "s1"))
+        await self.rotate(store, "r1", "r2", client="tab-a")
+        same = await self.rotate(store, "r1", "r3", now=NOW + 11, client="tab-a")
+        other = await self.rotate(store, "r1", "r4", now=NOW + 12, client="thief")
+        assert (same.status, same.same_client) == (RotationStatus.RACE, True)
+        assert (other.status, other.same_client) == (RotationStatus.RACE, False)
+        events = await store.events(sub="alice")
+        assert [(e.kind, e.detail) for e in events] == [
+            ("refresh_token_race", "different client"),
+            ("refresh_token_race", "same client"),
+        ]
+        assert (await store.get_session("s1")) is not None  # a race ends nothing
+
+    async def test_find_refresh_knows_rotated_tokens_of_the_family(self, store: Store) -> None:
+        await store.create_session(session("s1"), refresh("r1", "s1"))
+        await self.rotate(store, "r1", "r2", client="c")
+        found = await store.find_refresh(h("r1"))
+        assert found is not None
+        record, owner = found
+        assert owner.sid == "s1" and record.rotated_at == NOW + 10 and record.rotated_by == "c"
+        assert not record.current(NOW + 11)
+        current = await store.find_refresh(h("r2"))
+        assert current is not None and current[0].current(NOW + 11)
+        assert await store.find_refresh(h("ghost")) is None

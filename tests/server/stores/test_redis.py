@@ -19,11 +19,23 @@ from cleanexit.errors import ConfigurationError, StoreUnavailableError
 from cleanexit.server.replica import Guard, Replica
 from cleanexit.server.revocation import Revocation
 from cleanexit.server.stores import RotationStatus, Store
+from cleanexit.server.stores.base import RotationRequest
 from cleanexit.server.stores.redis import RedisStore
 from cleanexit.server.stores.redis_replica import StreamReplica, StrictReplica
 from tests.support.redis_server import RedisServer
 
-from .contract import DENY, GRACE, IDLE, NOW, StoreContract, claims, h, refresh, session
+from .contract import (
+    DENY,
+    GRACE,
+    IDLE,
+    NOW,
+    SID_DENY,
+    StoreContract,
+    claims,
+    h,
+    refresh,
+    session,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -66,6 +78,17 @@ class TestRedisStore(StoreContract):
         await store.open()
         yield store
         await store.close()
+
+    @pytest.fixture
+    async def other(self, store: Store) -> AsyncIterator[Store]:
+        """Another instance on the same Redis and key prefix, with its own connections."""
+        assert isinstance(store, RedisStore)
+        other = RedisStore(
+            store.url, key_prefix=store.keys.prefix, clock=lambda: NOW, **self.options
+        )
+        await other.open()
+        yield other
+        await other.close()
 
 
 class TestRedisStoreTwoSteps(TestRedisStore):
@@ -359,9 +382,8 @@ async def test_strict_mode_refuses_on_the_very_next_request(durable_redis: Redis
             session("s9", created=time.time()), refresh("r9", "s9", at=time.time())
         )
         now = time.time()
-        await writer.end_user_sessions(
-            "alice", now=now, reason="all", deny_until=now + 600, cutoff=now
-        )
+        cutoff = Revocation.user("alice", cutoff=now, expires_at=now + 600)
+        await writer.end_user_sessions("alice", now=now, reason="all", leeway=0, cutoff=cutoff)
         assert await replica.remote_reason(claims(sid="s9", jti="x")) == "session ended"
         assert await replica.remote_reason(claims(sid="s0", jti="x", iat=int(now) - 1)) == (
             "logged out everywhere"
@@ -407,18 +429,17 @@ async def test_every_key_expires(shared_redis: RedisServer) -> None:
     await store.create_session(
         session("{odd}", sub="{b}", created=now), refresh("x", "{odd}", at=now)
     )
-    await store.rotate_refresh(
-        h("rs1"), h("n1"), now=now, idle_ttl=IDLE, grace=GRACE, deny_until=now + 600
-    )
-    await store.rotate_refresh(
-        h("rs2"), h("n2"), now=now, idle_ttl=IDLE, grace=GRACE, deny_until=now + 600
-    )
-    stolen = await store.rotate_refresh(
-        h("rs2"), h("n3"), now=now + 60, idle_ttl=IDLE, grace=GRACE, deny_until=now + 660
-    )
+
+    def rotation(at: float) -> RotationRequest:
+        return RotationRequest(now=at, idle_ttl=IDLE, grace=GRACE, access_until=at + 600)
+
+    await store.rotate_refresh(h("rs1"), h("n1"), rotation(now))
+    await store.rotate_refresh(h("rs2"), h("n2"), rotation(now))
+    stolen = await store.rotate_refresh(h("rs2"), h("n3"), rotation(now + 60))
     assert stolen.status is RotationStatus.REUSED
-    await store.end_sessions(["s3"], now=now, reason="logout", deny_until=now + 600)
-    await store.end_user_sessions("{b}", now=now, reason="all", deny_until=now + 600, cutoff=now)
+    await store.end_sessions(["s3"], now=now, reason="logout", leeway=0)
+    cutoff = Revocation.user("{b}", cutoff=now, expires_at=now + 600)
+    await store.end_user_sessions("{b}", now=now, reason="all", leeway=0, cutoff=cutoff)
     await store.revoke_token("https://issuer", "j1", expires_at=now + 600)
     keys = [k async for k in store.client.scan_iter(match=f"{p}:*")]
     assert len(keys) > 10
@@ -448,8 +469,8 @@ async def test_rotation_race_between_instances(shared_redis: RedisServer) -> Non
     for attempt in range(20):
         results = await asyncio.gather(
             *(
-                s.rotate_refresh(h(old), h(f"n{attempt}-{i}"), now=NOW + attempt,
-                                 idle_ttl=IDLE, grace=GRACE, deny_until=DENY)
+                s.rotate_refresh(h(old), h(f"n{attempt}-{i}"), RotationRequest(
+                    now=NOW + attempt, idle_ttl=IDLE, grace=GRACE, access_until=DENY))
                 for i, s in enumerate(stores)
             )
         )  # fmt: skip
@@ -477,14 +498,13 @@ async def test_an_interrupted_announcement_is_finished_by_a_retry(
 
     store._publish = broken  # type: ignore[method-assign]
     with pytest.raises(StoreUnavailableError):
-        await store.end_sessions(["s1"], now=NOW, reason="logout", deny_until=DENY)
+        await store.end_sessions(["s1"], now=NOW, reason="logout", leeway=0)
     assert (await store.revocations(since=None, now=NOW))[0] == []
     store._publish = real  # type: ignore[method-assign]
-    assert await store.end_sessions(["s1"], now=NOW, reason="logout", deny_until=DENY) == ["s1"]
-    assert (await store.revocations(since=None, now=NOW))[0] == [
-        Revocation.session("s1", expires_at=DENY)
-    ]
-    assert await store.end_sessions(["s1"], now=NOW, reason="logout", deny_until=DENY) == []
+    ended = [Revocation.session("s1", expires_at=SID_DENY)]
+    assert await store.end_sessions(["s1"], now=NOW, reason="logout", leeway=0) == ended
+    assert (await store.revocations(since=None, now=NOW))[0] == ended
+    assert await store.end_sessions(["s1"], now=NOW, reason="logout", leeway=0) == []
     await store.close()
 
 
@@ -495,8 +515,10 @@ async def test_driver_errors_become_store_unavailable(durable_redis: RedisServer
         store.revoke_token("i", "j", expires_at=DENY),
         store.get_session("s1"),
         store.create_session(session("s1"), refresh("r1", "s1")),
-        store.rotate_refresh(h("a"), h("b"), now=NOW, idle_ttl=IDLE, grace=GRACE, deny_until=DENY),
-        store.end_sessions(["s1"], now=NOW, reason="x", deny_until=DENY),
+        store.rotate_refresh(
+            h("a"), h("b"), RotationRequest(now=NOW, idle_ttl=IDLE, grace=GRACE, access_until=DENY)
+        ),
+        store.end_sessions(["s1"], now=NOW, reason="x", leeway=0),
         store.revocations(since=None, now=NOW),
         store.ping(),
         store.prune(now=NOW),
@@ -526,7 +548,7 @@ async def test_revocations_survive_a_redis_crash_with_aof(durable_redis: RedisSe
     info = await store.ping()
     assert info["persistence"] == {**info["persistence"], "aof": True, "durable": True}
     await store.create_session(session("s1"), refresh("r1", "s1"))
-    await store.end_sessions(["s1"], now=NOW, reason="logout", deny_until=DENY)
+    await store.end_sessions(["s1"], now=NOW, reason="logout", leeway=0)
     await store.revoke_token("https://issuer", "j1", expires_at=DENY)
     durable_redis.stop()  # SIGKILL, no shutdown save
     durable_redis.start()

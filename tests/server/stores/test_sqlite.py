@@ -11,6 +11,7 @@ import pytest
 
 from cleanexit.errors import StoreUnavailableError
 from cleanexit.server.stores import RotationStatus, Store
+from cleanexit.server.stores.base import RotationRequest
 from cleanexit.server.stores.sqlite import SqliteStore
 
 from .contract import DENY, GRACE, IDLE, NOW, StoreContract, h, refresh, session
@@ -26,6 +27,14 @@ class TestSqliteStore(StoreContract):
         yield store
         await store.close()
 
+    @pytest.fixture
+    async def other(self, store: Store, tmp_path: Path) -> AsyncIterator[Store]:
+        """Another connection on the same file, as another worker process has."""
+        other = SqliteStore(tmp_path / "cleanexit.db")
+        await other.open()
+        yield other
+        await other.close()
+
 
 async def test_files_are_private(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "data" / "cleanexit.db")
@@ -39,7 +48,7 @@ async def test_revocations_survive_a_restart(tmp_path: Path) -> None:
     first = SqliteStore(tmp_path / "c.db")
     await first.open()
     await first.create_session(session("s1"), refresh("r1", "s1"))
-    await first.end_sessions(["s1"], now=NOW, reason="logout", deny_until=DENY)
+    await first.end_sessions(["s1"], now=NOW, reason="logout", leeway=0)
     await first.close()
     second = SqliteStore(tmp_path / "c.db")
     await second.open()
@@ -68,13 +77,9 @@ async def test_rotation_race_between_connections(tmp_path: Path) -> None:
     for store in stores:
         await store.open()
     await stores[0].create_session(session("s1"), refresh("r1", "s1"))
+    request = RotationRequest(now=NOW + 1, idle_ttl=IDLE, grace=GRACE, access_until=DENY)
     results = await asyncio.gather(
-        *(
-            s.rotate_refresh(
-                h("r1"), h(f"n{i}"), now=NOW + 1, idle_ttl=IDLE, grace=GRACE, deny_until=DENY
-            )
-            for i, s in enumerate(stores)
-        )
+        *(s.rotate_refresh(h("r1"), h(f"n{i}"), request) for i, s in enumerate(stores))
     )
     assert [r.status for r in results].count(RotationStatus.ROTATED) == 1
     for store in stores:
@@ -86,9 +91,8 @@ def _rotate_in_child(path: str, index: int, barrier: multiprocessing.synchronize
         store = SqliteStore(path)
         await store.open()
         barrier.wait()
-        result = await store.rotate_refresh(
-            h("r1"), h(f"p{index}"), now=NOW + 1, idle_ttl=IDLE, grace=GRACE, deny_until=DENY
-        )
+        request = RotationRequest(now=NOW + 1, idle_ttl=IDLE, grace=GRACE, access_until=DENY)
+        result = await store.rotate_refresh(h("r1"), h(f"p{index}"), request)
         await store.close()
         return result.status.value
 
@@ -117,3 +121,64 @@ async def test_driver_errors_become_store_unavailable(tmp_path: Path) -> None:
     await store.close()
     with pytest.raises(StoreUnavailableError):
         await store.revoke_token("i", "j", expires_at=DENY)
+
+
+V1_SCHEMA = """
+CREATE TABLE sessions (
+  sid TEXT PRIMARY KEY, sub TEXT NOT NULL, created_at REAL NOT NULL, last_seen REAL NOT NULL,
+  expires_at REAL NOT NULL, user_agent TEXT NOT NULL DEFAULT '', ip TEXT NOT NULL DEFAULT '',
+  ended_at REAL, end_reason TEXT);
+CREATE TABLE refresh_tokens (
+  token_hash BLOB PRIMARY KEY, sid TEXT NOT NULL, issued_at REAL NOT NULL,
+  expires_at REAL NOT NULL, rotated_at REAL);
+CREATE TABLE revocations (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL,
+  cutoff REAL NOT NULL DEFAULT 0, expires_at REAL NOT NULL);
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL,
+  sub TEXT NOT NULL, sid TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+PRAGMA user_version=1;
+"""
+
+
+async def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
+    """A database written before access_until existed: its sessions are assumed to have tokens
+    alive as long as the longest lifetime a setting allows, capped by their expiry."""
+    import sqlite3
+
+    path = tmp_path / "c.db"
+    db = sqlite3.connect(path)
+    db.executescript(V1_SCHEMA)
+    db.execute(
+        "INSERT INTO sessions VALUES ('s1','alice',?,?,?,'ua','ip',NULL,NULL)",
+        (NOW, NOW + 100, NOW + 30 * 86400),
+    )
+    db.execute(
+        "INSERT INTO refresh_tokens VALUES (?, 's1', ?, ?, NULL)", (h("r1"), NOW, NOW + IDLE)
+    )
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    await store.open()
+    migrated = await store.get_session("s1")
+    assert migrated is not None and migrated.access_until == NOW + 100 + 86400
+    assert await store.session_for_refresh(h("r1"), now=NOW + 1) is not None
+    ended = await store.end_sessions(["s1"], now=NOW + 200, reason="logout", leeway=0)
+    assert [r.expires_at for r in ended] == [NOW + 100 + 86400 + 1]
+    await store.close()
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+    check.close()
+
+
+async def test_a_newer_schema_is_a_clear_start_up_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    from cleanexit.errors import ConfigurationError
+
+    path = tmp_path / "c.db"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version=99")
+    db.close()
+    with pytest.raises(ConfigurationError, match="schema version 99"):
+        await SqliteStore(path).open()

@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         rt.service,
         rt.guard,
         clear_site_data=settings.clear_site_data,
-        cookie_secure=settings.cookie_secure,
+        cookie_secure=settings.refresh_cookie_secure(),
         introspection_clients=settings.introspection_credentials(),
     )
 
@@ -57,11 +57,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 await pruner
             await rt.stop()
 
+    for warning in settings.warnings():
+        log.warning("WARNING: %s", warning)
+    docs = settings.docs_enabled()  # off in production unless CLEANEXIT_DOCS=true (issue 9)
     app = FastAPI(
         title="cleanexit",
         summary="Full session termination for JWT APIs",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url="/docs" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         redoc_url=None,
     )
     app.state.runtime = rt
@@ -92,7 +96,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     @app.get("/.well-known/jwks.json")
     async def jwks() -> JSONResponse:
-        return JSONResponse(rt.keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
+        return JSONResponse(
+            rt.keys.jwks(now=rt.clock()), headers={"Cache-Control": "public, max-age=300"}
+        )
 
     # After the resource routes: Starlette matches in order, and resources are the hot path.
     app.include_router(auth.router)

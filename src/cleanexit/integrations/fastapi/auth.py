@@ -13,6 +13,7 @@ import base64
 import binascii
 import hmac
 import secrets
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
@@ -26,9 +27,11 @@ from ...errors import (
     InvalidGrantError,
     InvalidTokenError,
     MalformedTokenError,
+    RateLimitedError,
 )
 from ...server.replica import Guard
 from ...server.sessions import LogoutResult, SessionService, TokenPair
+from ...server.throttle import FailureThrottle
 from ...server.tokens import AccessClaims
 from .responses import error_response, json_response
 
@@ -37,7 +40,6 @@ __all__ = ["CSRF_COOKIE", "REFRESH_COOKIE", "CleanExit", "LoginBody", "LogoutBod
 REFRESH_COOKIE = "cleanexit_refresh"
 CSRF_COOKIE = "cleanexit_csrf"
 CSRF_HEADER = "x-csrf-token"
-LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 class _Body(BaseModel):
@@ -68,14 +70,25 @@ class CleanExit:
         guard: Guard,
         *,
         clear_site_data: str = '"cache", "cookies", "storage"',
-        cookie_secure: bool | None = None,
-        introspection_clients: dict[str, str] | None = None,
+        cookie_secure: bool = True,
+        introspection_clients: Mapping[str, str] | None = None,
+        client_throttle: FailureThrottle | None = None,
     ) -> None:
         self.service = service
         self.guard = guard
         self.clear_site_data = clear_site_data
+        # Configuration only, never the request (issue 9, finding 7): behind a proxy the Host
+        # header and the scheme describe the hop from the proxy, not what the browser used.
         self.cookie_secure = cookie_secure
-        self.introspection_clients = introspection_clients or {}
+        # Only keyed digests of client secrets are kept: every comparison is between two
+        # 32-byte values, whatever the lengths of the secret and the guess.
+        self._client_mac_key = secrets.token_bytes(32)
+        self._client_digests = {
+            client: self._client_digest(secret)
+            for client, secret in (introspection_clients or {}).items()
+        }
+        self._unknown_client = self._client_digest(secrets.token_urlsafe(32))
+        self.client_throttle = FailureThrottle() if client_throttle is None else client_throttle
         self.router = APIRouter(prefix="/auth", tags=["auth"])
         self._routes()
 
@@ -118,10 +131,16 @@ class CleanExit:
         if token is None:
             raise InvalidGrantError("no refresh token in the body or the cookie")
         try:
-            pair = await self.service.refresh(token)
+            pair = await self.service.refresh(
+                token,
+                user_agent=request.headers.get("user-agent", ""),
+                ip=request.client.host if request.client else "",
+            )
         except InvalidGrantError as exc:
             response = error_response(exc)
-            if from_cookie:
+            # Not on a race: the winner's response is setting the new cookie right now, and
+            # clearing it after would strand the session (issue 9 finding 4).
+            if from_cookie and exc.reason != "race":
                 self._clear_cookies(response, request)
             return response
         return self._token_response(pair, request, cookie=from_cookie)
@@ -146,16 +165,18 @@ class CleanExit:
         return response
 
     async def _logout(self, request: Request, body: LogoutBody | None) -> LogoutResult:
-        claims = await self.optional(request)
+        # Every credential goes to the service unjudged: an expired, revoked or even forged
+        # bearer must not stop a valid refresh token from ending its session (issue 9).
+        bearer = _bearer_value(request)
         refresh = body.refresh_token if body else None
         if refresh is None:
-            # With a bearer token the request cannot be forged cross-site; without, the
-            # cookie is only honoured with the double-submit CSRF header.
-            refresh = _cookie_refresh(request, csrf=claims is None)
-        if claims is None and refresh is None:
+            # A cross-site form cannot send an Authorization header (that needs CORS), so
+            # without one the cookie is only honoured with the double-submit CSRF header.
+            refresh = _cookie_refresh(request, csrf="authorization" not in request.headers)
+        if bearer is None and refresh is None:
             raise CredentialsMissingError("send the access token (Bearer) or the refresh token")
         scope = body.scope if body else "current"
-        return await self.service.logout(claims=claims, refresh_token=refresh, scope=scope)
+        return await self.service.logout(bearer=bearer, refresh_token=refresh, scope=scope)
 
     async def sessions(self, request: Request) -> JSONResponse:
         claims = await self.require(request)
@@ -199,19 +220,32 @@ class CleanExit:
 
     # -- helpers -------------------------------------------------------------------------
     def _authenticate_client(self, request: Request) -> None:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "basic" or not self.introspection_clients:
+        """RFC 7662 §2.1 client authentication (HTTP Basic), throttled per address."""
+        address = request.client.host if request.client else ""
+        wait = self.client_throttle.retry_after(address)
+        if wait:
+            raise RateLimitedError(retry_after=wait)
+        if not self._client_matches(request.headers.get("authorization", "")):
+            self.client_throttle.failed(address)
             raise InvalidClientError()
+
+    def _client_matches(self, header: str) -> bool:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
         try:
             client_id, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise InvalidClientError() from exc
-        expected = self.introspection_clients.get(client_id, "\0" * 32)
-        if (
-            not hmac.compare_digest(expected.encode(), secret.encode())
-            or client_id not in self.introspection_clients
-        ):
-            raise InvalidClientError()
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        expected = self._client_digests.get(client_id)
+        # An unknown client costs the same digest and comparison as a known one.
+        same = hmac.compare_digest(
+            self._client_digest(secret), self._unknown_client if expected is None else expected
+        )
+        return same and expected is not None
+
+    def _client_digest(self, secret: str) -> bytes:
+        return hmac.digest(self._client_mac_key, secret.encode("utf-8", "surrogatepass"), "sha256")
 
     def _token_response(self, pair: TokenPair, request: Request, *, cookie: bool) -> JSONResponse:
         body: dict[str, Any] = {
@@ -225,7 +259,7 @@ class CleanExit:
             return json_response({**body, "refresh_token": pair.refresh_token})
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
         response = json_response({**body, "csrf_token": csrf})
-        secure = self._secure(request)
+        secure = self._secure()
         response.set_cookie(
             REFRESH_COOKIE,
             pair.refresh_token,
@@ -247,16 +281,14 @@ class CleanExit:
         return response
 
     def _clear_cookies(self, response: JSONResponse, request: Request) -> None:
-        secure = self._secure(request)
+        secure = self._secure()
         response.delete_cookie(
             REFRESH_COOKIE, path="/auth", secure=secure, httponly=True, samesite="strict"
         )
         response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, samesite="strict")
 
-    def _secure(self, request: Request) -> bool:
-        if self.cookie_secure is not None:
-            return self.cookie_secure
-        return request.url.scheme == "https" or request.url.hostname not in LOOPBACK
+    def _secure(self) -> bool:
+        return self.cookie_secure
 
 
 def _bearer(request: Request, *, required: bool) -> str | None:
@@ -274,6 +306,12 @@ def _bearer(request: Request, *, required: bool) -> str | None:
     if not token or " " in token:
         raise MalformedTokenError()
     return token
+
+
+def _bearer_value(request: Request) -> str | None:
+    """The bearer credential as sent, unchecked (``""`` for an empty one), or ``None``."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
 
 
 def _cookie_refresh(request: Request, *, csrf: bool) -> str | None:

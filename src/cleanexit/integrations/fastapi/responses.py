@@ -24,6 +24,7 @@ from ...errors import (
     InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
+    RateLimitedError,
     StoreUnavailableError,
 )
 
@@ -47,6 +48,7 @@ _STATUS: list[tuple[type[CleanexitError], int]] = [
     (InvalidRequestError, 400),
     (CsrfError, 403),
     (NotFoundError, 404),
+    (RateLimitedError, 429),
     (StoreUnavailableError, 503),
 ]
 
@@ -82,8 +84,13 @@ def error_response(exc: CleanexitError) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Basic realm="cleanexit"'
     elif isinstance(exc, StoreUnavailableError):
         headers["Retry-After"] = "1"
+    elif isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after)  # RFC 6585 §4
     code = exc.error_code or "unauthorized"
-    return json_response({"error": code, "error_description": exc.description}, status, headers)
+    body = {"error": code, "error_description": exc.description}
+    if isinstance(exc, InvalidGrantError):
+        body["error_reason"] = exc.reason  # RFC 6749 §5.2 allows extension members
+    return json_response(body, status, headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

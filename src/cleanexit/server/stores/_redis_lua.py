@@ -74,6 +74,12 @@ local function publish(feed, kind, member, score, cutoff, now, mode, maxlen, max
   return 1
 end
 
+-- How long an ended session's sid stays denied: its last access token's exp + leeway + 1
+-- (SessionRecord.deny_until). '%.17g' writes a double that Python reads back exactly.
+local function deny_of(access_until, leeway)
+  return string.format('%.17g', tonumber(access_until or '0') + tonumber(leeway) + 1)
+end
+
 local function feed_keys(first)
   if #KEYS < first + 5 then return nil end
   local feed = {}
@@ -108,19 +114,23 @@ return out
 """
 )
 
-# KEYS: session, family, [six feed keys]. ARGV: now, reason, deny_until, rec_prefix, sid,
+# KEYS: session, family, [six feed keys]. ARGV: now, reason, leeway, rec_prefix, sid,
 # maxlen, maxage_ms. Returns {status, deny_until, published, dropped hashes}; status 1 = ended
-# now, 2 = ended before (deny_until is the one recorded then), 0 = unknown or not active.
+# now, 2 = ended before (deny_until is the one recorded then), 0 = unknown or nothing of it can
+# be alive any more (SessionRecord.endable).
 SESSION_END = (
     _PRELUDE
     + """
 local now = ARGV[1]
-local s = redis.call('HMGET', KEYS[1], 'ended_at', 'expires_at', 'deny_until')
+local s = redis.call('HMGET', KEYS[1], 'ended_at', 'expires_at', 'deny_until', 'access_until')
 if not s[2] then return {0, '', 0, {}} end
 local status, deny, hexes = 2, s[3] or '', {}
 if not s[1] then
-  if tonumber(now) >= tonumber(s[2]) then return {0, '', 0, {}} end
-  status, deny = 1, ARGV[3]
+  local d = deny_of(s[4], ARGV[3])
+  if tonumber(now) >= tonumber(s[2]) and tonumber(now) >= tonumber(d) then
+    return {0, '', 0, {}}
+  end
+  status, deny = 1, d
   hexes = end_session(KEYS[1], KEYS[2], ARGV[4], now, ARGV[2], deny)
 end
 local published = 0
@@ -136,43 +146,62 @@ return {status, deny, published, hexes}
 
 # decide_rotation (stores/base.py), line for line, plus its effects.
 # KEYS: session, family, old record, new record, [six feed keys].
-# ARGV: now, grace, now + idle_ttl, deny_until, new hash, rec_prefix, sid, maxlen, maxage_ms.
-# Returns {status, refresh_expires_at, published, session as HGETALL, dropped hashes}; the
-# session is the state before the call, except after ROTATED (last_seen moved).
+# ARGV: now, grace, now + idle_ttl, leeway, new hash, rec_prefix, sid, maxlen, maxage_ms,
+# access_until, client, keep_rotated.
+# Returns {status, refresh_expires_at or deny_until, published, session as HGETALL, dropped
+# hashes, rotated_by}; the session is the state before the call, except after ROTATED.
 ROTATE = (
     _PRELUDE
     + """
 local now = ARGV[1]
 local n = tonumber(now)
-local old = redis.call('HMGET', KEYS[3], 'expires_at', 'rotated_at')
-if not old[1] then return {'invalid', '', 0, {}, {}} end
+local old = redis.call('HMGET', KEYS[3], 'expires_at', 'rotated_at', 'rotated_by')
+if not old[1] then return {'invalid', '', 0, {}, {}, ''} end
 local sess = redis.call('HGETALL', KEYS[1])
 local f = {}
 for i = 1, #sess, 2 do f[sess[i]] = sess[i + 1] end
 if #sess == 0 or f['ended_at'] or not (n < tonumber(f['expires_at'])) then
-  return {'invalid', '', 0, sess, {}}
+  return {'invalid', '', 0, sess, {}, ''}
 end
 if old[2] then
-  if n - tonumber(old[2]) <= tonumber(ARGV[2]) then return {'race', '', 0, sess, {}} end
-  local hexes = end_session(KEYS[1], KEYS[2], ARGV[6], now, 'refresh_token_reuse', ARGV[4])
+  if n - tonumber(old[2]) <= tonumber(ARGV[2]) then
+    return {'race', '', 0, sess, {}, old[3] or ''}
+  end
+  local deny = deny_of(f['access_until'], ARGV[4])
+  local hexes = end_session(KEYS[1], KEYS[2], ARGV[6], now, 'refresh_token_reuse', deny)
   local published = 0
   local feed = feed_keys(5)
   if feed then
-    published = publish(feed, 'sid', ARGV[7], ARGV[4], '0', now, 'max', ARGV[8], ARGV[9])
+    published = publish(feed, 'sid', ARGV[7], deny, '0', now, 'max', ARGV[8], ARGV[9])
   end
-  return {'reused', '', published, sess, hexes}
+  return {'reused', deny, published, sess, hexes, ''}
 end
-if n >= tonumber(old[1]) then return {'invalid', '', 0, sess, {}} end
+if n >= tonumber(old[1]) then return {'invalid', '', 0, sess, {}, ''} end
 local expires = ARGV[3]
 if tonumber(f['expires_at']) < tonumber(expires) then expires = f['expires_at'] end
-redis.call('HSET', KEYS[3], 'rotated_at', now)
+redis.call('HSET', KEYS[3], 'rotated_at', now, 'rotated_by', ARGV[11])
 redis.call('HSET', KEYS[4], 'issued_at', now, 'expires_at', expires)
 redis.call('PEXPIRE', KEYS[4], ttl_ms(expires, now))
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZADD', KEYS[2], expires, ARGV[5])
+-- Keep the new token and the keep_rotated most recent others (scores are issue order, the
+-- new token never among those dropped): reuse detection needs no more (finding 8).
+local drop = {}
+for _, h in ipairs(redis.call('ZRANGE', KEYS[2], 0, -(tonumber(ARGV[12]) + 2))) do
+  if h ~= ARGV[5] then
+    drop[#drop + 1] = h
+    redis.call('DEL', ARGV[6] .. h)
+    redis.call('ZREM', KEYS[2], h)
+  end
+end
 extend(KEYS[2], ttl_ms(expires, now))
-redis.call('HSET', KEYS[1], 'last_seen', now)
-return {'rotated', expires, 0, redis.call('HGETALL', KEYS[1]), {}}
+local access = ARGV[10]
+if tonumber(f['expires_at']) < tonumber(access) then access = f['expires_at'] end
+if f['access_until'] and tonumber(f['access_until']) > tonumber(access) then
+  access = f['access_until']
+end
+redis.call('HSET', KEYS[1], 'last_seen', now, 'access_until', access)
+return {'rotated', expires, 0, redis.call('HGETALL', KEYS[1]), drop, ''}
 """
 )
 

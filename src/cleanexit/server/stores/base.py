@@ -21,14 +21,19 @@ if TYPE_CHECKING:
     from ..replica import Replica
 
 __all__ = [
+    "RACE_EVENT",
+    "REUSE_EVENT",
     "Cursor",
     "RefreshRecord",
     "Rotation",
+    "RotationRequest",
     "RotationStatus",
     "SecurityEvent",
     "SessionRecord",
     "Store",
+    "cutoff_entry",
     "decide_rotation",
+    "race_event",
 ]
 
 Cursor = Any  # opaque to callers: an int for SQLite/memory, a stream id for Redis
@@ -45,12 +50,27 @@ class SessionRecord:
     ip: str = ""
     ended_at: float | None = None
     end_reason: str | None = None
+    # The latest ``exp`` of any access token issued for this session (never past
+    # ``expires_at``): how long its ``sid`` must stay denied once it ends, whatever the
+    # access-token lifetime is configured to today (issue 9, finding 5).
+    access_until: float = 0.0
 
     def active(self, now: float) -> bool:
         return self.ended_at is None and now < self.expires_at
 
+    def endable(self, now: float, *, leeway: float) -> bool:
+        """Not ended, and a refresh token or an access token of it may still be accepted."""
+        return self.ended_at is None and now < max(self.expires_at, self.deny_until(leeway))
+
+    def deny_until(self, leeway: float) -> float:
+        """Until when its ``sid`` must stay denied: every access token of it has expired then."""
+        return self.access_until + leeway + 1
+
     def ended(self, *, now: float, reason: str) -> SessionRecord:
         return replace(self, ended_at=now, end_reason=reason)
+
+    def revocation(self, leeway: float) -> Revocation:
+        return Revocation.session(self.sid, expires_at=self.deny_until(leeway))
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -60,9 +80,13 @@ class RefreshRecord:
     issued_at: float
     expires_at: float  # idle expiry, capped by the session's absolute expiry
     rotated_at: float | None = None
+    rotated_by: str = ""  # fingerprint of the client that rotated it (grace-window events)
 
     def __repr__(self) -> str:
         return f"RefreshRecord(sid={self.sid!r}, rotated={self.rotated_at is not None})"
+
+    def current(self, now: float) -> bool:
+        return self.rotated_at is None and now < self.expires_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +110,38 @@ class Rotation:
     status: RotationStatus
     session: SessionRecord | None = None
     refresh_expires_at: float = 0.0
+    # RACE only: whether the client that won the rotation looks like this one.
+    same_client: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RotationRequest:
+    """What ``Store.rotate_refresh`` needs besides the two hashes."""
+
+    now: float
+    idle_ttl: float
+    grace: float
+    access_until: float  # exp of the access token the caller will issue (capped by the store)
+    leeway: float = 0.0
+    client: str = ""  # fingerprint of the requesting client
+    keep_rotated: int = 64  # rotated tokens kept per family for reuse detection
+
+
+RACE_EVENT = "refresh_token_race"
+REUSE_EVENT = "refresh_token_reuse"
+
+
+def race_event(session: SessionRecord, *, now: float, same_client: bool) -> SecurityEvent:
+    detail = "same client" if same_client else "different client"
+    return SecurityEvent(now, RACE_EVENT, session.sub, session.sid, detail)
+
+
+def cutoff_entry(
+    cutoff: Revocation, ended: Sequence[SessionRecord], *, leeway: float
+) -> Revocation:
+    """The user revocation, kept at least as long as any ended session's tokens can live."""
+    until = max([cutoff.expires_at, *(s.deny_until(leeway) for s in ended)])
+    return replace(cutoff, expires_at=until)
 
 
 def decide_rotation(
@@ -112,24 +168,30 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def rotate_refresh(
-        self,
-        old_hash: bytes,
-        new_hash: bytes,
-        *,
-        now: float,
-        idle_ttl: float,
-        grace: float,
-        deny_until: float,
+        self, old_hash: bytes, new_hash: bytes, r: RotationRequest
     ) -> Rotation:
         """Atomically: exactly one caller per refresh token gets ``ROTATED``.
 
-        On ``REUSED`` the store has ended the session (its ``sid`` revoked until
-        ``deny_until``) and recorded a ``refresh_token_reuse`` event.
+        ``ROTATED``: the old token is marked rotated (by ``r.client``), the new one stored, the
+        session's ``last_seen`` and ``access_until`` moved (the latter to ``r.access_until``,
+        capped at the session's absolute expiry), and rotated tokens of the family beyond the
+        ``r.keep_rotated`` most recent dropped (bounded growth, issue 9 finding 8).
+        ``RACE``: a ``refresh_token_race`` event is recorded, ``same_client`` set.
+        ``REUSED``: the session is ended (its ``sid`` denied until ``deny_until(r.leeway)``) and
+        a ``refresh_token_reuse`` event recorded, in the same atomic step.
         """
 
     @abc.abstractmethod
+    async def find_refresh(self, token_hash: bytes) -> tuple[RefreshRecord, SessionRecord] | None:
+        """The stored record of any token of a family (current or rotated) and its session."""
+
     async def session_for_refresh(self, token_hash: bytes, *, now: float) -> SessionRecord | None:
         """The active session a current (not rotated, not expired) refresh token belongs to."""
+        found = await self.find_refresh(token_hash)
+        if found is None:
+            return None
+        record, session = found
+        return session if record.current(now) and session.active(now) else None
 
     @abc.abstractmethod
     async def get_session(self, sid: str) -> SessionRecord | None: ...
@@ -140,9 +202,18 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def end_sessions(
-        self, sids: Sequence[str], *, now: float, reason: str, deny_until: float
-    ) -> list[str]:
-        """End these sessions, drop their refresh tokens, revoke their sids; return the ended."""
+        self,
+        sids: Sequence[str],
+        *,
+        now: float,
+        reason: str,
+        leeway: float,
+        extra: Sequence[Revocation] = (),
+    ) -> list[Revocation]:
+        """In one atomic step: end these sessions (those still ``endable``), drop their refresh
+        tokens, deny each ``sid`` until its ``deny_until(leeway)``, and record ``extra`` (an
+        access token's ``jti``). Returns the ``sid`` revocations of the sessions this call
+        ended (issue 9 finding 3: a logout is never half done)."""
 
     @abc.abstractmethod
     async def end_user_sessions(
@@ -151,12 +222,16 @@ class Store(abc.ABC):
         *,
         now: float,
         reason: str,
-        deny_until: float,
+        leeway: float,
         keep_sid: str | None = None,
-        cutoff: float | None = None,
-    ) -> list[str]:
-        """End every active session of ``sub`` but ``keep_sid``; with ``cutoff``, also refuse
-        every access token of ``sub`` with ``iat < cutoff`` until ``deny_until``."""
+        cutoff: Revocation | None = None,
+        extra: Sequence[Revocation] = (),
+    ) -> list[Revocation]:
+        """``end_sessions`` for every endable session of ``sub`` but ``keep_sid``, oldest first;
+        with ``cutoff`` (a user revocation), also refuse every access token of ``sub`` with
+        ``iat < cutoff.cutoff``, kept at least until ``cutoff.expires_at`` and at least as long
+        as any ended session's ``deny_until(leeway)``; that user revocation, as recorded, comes
+        last in the result. One atomic step where the backend can."""
 
     @abc.abstractmethod
     async def revoke_token(self, iss: str, jti: str, *, expires_at: float) -> bool:
@@ -172,7 +247,9 @@ class Store(abc.ABC):
         self, *, since: Cursor | None, now: float
     ) -> tuple[list[Revocation], Cursor]:
         """``since=None``: every live revocation (a snapshot); else those committed after
-        ``since``. Returns them with the cursor to pass next time."""
+        ``since``. Returns them with the cursor to pass next time, both read from one
+        consistent snapshot: a revocation committed while this runs is either returned or
+        after the returned cursor, never skipped (issue 9 finding 2)."""
 
     def change_marker(self) -> object:
         """A cheap, synchronous value that changes whenever a revocation is committed by any

@@ -9,14 +9,18 @@ from typing import Any
 
 from ..revocation import Revocation
 from .base import (
+    REUSE_EVENT,
     Cursor,
     RefreshRecord,
     Rotation,
+    RotationRequest,
     RotationStatus,
     SecurityEvent,
     SessionRecord,
     Store,
+    cutoff_entry,
     decide_rotation,
+    race_event,
 )
 
 __all__ = ["MemoryStore"]
@@ -41,41 +45,43 @@ class MemoryStore(Store):
         self._refresh[refresh.token_hash] = refresh
 
     async def rotate_refresh(
-        self,
-        old_hash: bytes,
-        new_hash: bytes,
-        *,
-        now: float,
-        idle_ttl: float,
-        grace: float,
-        deny_until: float,
+        self, old_hash: bytes, new_hash: bytes, r: RotationRequest
     ) -> Rotation:
         async with self._lock:
             old = self._refresh.get(old_hash)
             session = self._sessions.get(old.sid) if old else None
-            status = decide_rotation(old, session, now=now, grace=grace)
+            status = decide_rotation(old, session, now=r.now, grace=r.grace)
+            if status is RotationStatus.RACE:
+                assert old is not None and session is not None
+                same = old.rotated_by == r.client
+                self._events.append(race_event(session, now=r.now, same_client=same))
+                return Rotation(status, session, same_client=same)
             if status is RotationStatus.REUSED:
                 assert session is not None
-                self._end(session, now=now, reason="refresh_token_reuse", deny_until=deny_until)
-                self._events.append(
-                    SecurityEvent(now, "refresh_token_reuse", session.sub, session.sid)
-                )
+                self._end(session, now=r.now, reason=REUSE_EVENT, leeway=r.leeway)
+                self._events.append(SecurityEvent(r.now, REUSE_EVENT, session.sub, session.sid))
             if status is not RotationStatus.ROTATED:
                 return Rotation(status, session)
             assert old is not None and session is not None
-            expires = min(now + idle_ttl, session.expires_at)
-            self._refresh[old_hash] = replace(old, rotated_at=now)
-            self._refresh[new_hash] = RefreshRecord(new_hash, session.sid, now, expires)
-            session = replace(session, last_seen=now)
+            expires = min(r.now + r.idle_ttl, session.expires_at)
+            self._refresh[old_hash] = replace(old, rotated_at=r.now, rotated_by=r.client)
+            self._refresh[new_hash] = RefreshRecord(new_hash, session.sid, r.now, expires)
+            self._drop_rotated(session.sid, keep=r.keep_rotated)
+            access = max(session.access_until, min(r.access_until, session.expires_at))
+            session = replace(session, last_seen=r.now, access_until=access)
             self._sessions[session.sid] = session
             return Rotation(status, session, expires)
 
-    async def session_for_refresh(self, token_hash: bytes, *, now: float) -> SessionRecord | None:
+    def _drop_rotated(self, sid: str, *, keep: int) -> None:
+        rotated = [r for r in self._refresh.values() if r.sid == sid and r.rotated_at is not None]
+        rotated.sort(key=lambda r: r.rotated_at or 0.0, reverse=True)
+        for record in rotated[keep:]:
+            del self._refresh[record.token_hash]
+
+    async def find_refresh(self, token_hash: bytes) -> tuple[RefreshRecord, SessionRecord] | None:
         record = self._refresh.get(token_hash)
-        if record is None or record.rotated_at is not None or now >= record.expires_at:
-            return None
-        session = self._sessions.get(record.sid)
-        return session if session and session.active(now) else None
+        session = self._sessions.get(record.sid) if record else None
+        return (record, session) if record and session else None
 
     async def get_session(self, sid: str) -> SessionRecord | None:
         return self._sessions.get(sid)
@@ -85,14 +91,23 @@ class MemoryStore(Store):
         return sorted(found, key=lambda s: s.created_at)
 
     async def end_sessions(
-        self, sids: Sequence[str], *, now: float, reason: str, deny_until: float
-    ) -> list[str]:
-        ended = []
-        for sid in sids:
-            session = self._sessions.get(sid)
-            if session is not None and session.active(now):
-                self._end(session, now=now, reason=reason, deny_until=deny_until)
-                ended.append(sid)
+        self,
+        sids: Sequence[str],
+        *,
+        now: float,
+        reason: str,
+        leeway: float,
+        extra: Sequence[Revocation] = (),
+    ) -> list[Revocation]:
+        # No await inside: atomic with respect to every other coroutine of the process.
+        ended = [
+            self._end(session, now=now, reason=reason, leeway=leeway)
+            for sid in dict.fromkeys(sids)
+            if (session := self._sessions.get(sid)) is not None
+            and session.endable(now, leeway=leeway)
+        ]
+        for rev in extra:
+            self._add(rev)
         return ended
 
     async def end_user_sessions(
@@ -101,18 +116,30 @@ class MemoryStore(Store):
         *,
         now: float,
         reason: str,
-        deny_until: float,
+        leeway: float,
         keep_sid: str | None = None,
-        cutoff: float | None = None,
-    ) -> list[str]:
-        sids = [s.sid for s in await self.list_sessions(sub, now=now) if s.sid != keep_sid]
-        ended = await self.end_sessions(sids, now=now, reason=reason, deny_until=deny_until)
+        cutoff: Revocation | None = None,
+        extra: Sequence[Revocation] = (),
+    ) -> list[Revocation]:
+        sessions = [
+            s
+            for s in self._sessions.values()
+            if s.sub == sub and s.sid != keep_sid and s.endable(now, leeway=leeway)
+        ]
+        sessions.sort(key=lambda s: s.created_at)
+        ended = [self._end(session, now=now, reason=reason, leeway=leeway) for session in sessions]
         if cutoff is not None:
-            self._append(Revocation.user(sub, cutoff=cutoff, expires_at=deny_until))
+            ended.append(cutoff_entry(cutoff, sessions, leeway=leeway))
+            self._append(ended[-1])
+        for rev in extra:
+            self._add(rev)
         return ended
 
     async def revoke_token(self, iss: str, jti: str, *, expires_at: float) -> bool:
-        rev = Revocation.token(iss, jti, expires_at=expires_at)
+        return self._add(Revocation.token(iss, jti, expires_at=expires_at))
+
+    def _add(self, rev: Revocation) -> bool:
+        """Record a token revocation unless it already is (False then)."""
         if any(r.key == rev.key and r.kind is rev.kind for _, r in self._log):
             return False
         self._append(rev)
@@ -142,10 +169,11 @@ class MemoryStore(Store):
     async def ping(self) -> dict[str, Any]:
         return {"backend": self.name, "revocations": len(self._log)}
 
-    def _end(self, session: SessionRecord, *, now: float, reason: str, deny_until: float) -> None:
+    def _end(self, session: SessionRecord, *, now: float, reason: str, leeway: float) -> Revocation:
         self._sessions[session.sid] = session.ended(now=now, reason=reason)
         self._refresh = {h: r for h, r in self._refresh.items() if r.sid != session.sid}
-        self._append(Revocation.session(session.sid, expires_at=deny_until))
+        self._append(rev := session.revocation(leeway))
+        return rev
 
     def _append(self, rev: Revocation) -> None:
         self._seq += 1

@@ -16,7 +16,7 @@ import hashlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -32,13 +32,16 @@ from ...errors import ConfigurationError, StoreError, StoreUnavailableError
 from ..revocation import Revocation, RevocationKind
 from . import _redis_lua as lua
 from .base import (
+    REUSE_EVENT,
     Cursor,
     RefreshRecord,
     Rotation,
+    RotationRequest,
     RotationStatus,
     SecurityEvent,
     SessionRecord,
     Store,
+    race_event,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +55,7 @@ log = logging.getLogger("cleanexit.redis")
 P = ParamSpec("P")
 T = TypeVar("T")
 Client = Any  # redis.asyncio.Redis or RedisCluster: their stubs share no useful base
+MAX_LEEWAY = 300.0  # the largest clock leeway a setting allows: sessions stay endable this long
 MIN_REDIS = (7, 0)  # XINFO STREAM max-deleted-entry-id: exact gap detection
 
 
@@ -232,6 +236,13 @@ class RedisStore(Store):
             self._client = self.connect()
         return self._client
 
+    @property
+    def strict_client(self) -> Client:
+        """The client of per-request checks: a silent Redis costs a request one bound, at most."""
+        if self._strict_client is None:
+            self._strict_client = self.connect(socket_timeout=self.stale_after)
+        return self._strict_client
+
     def _script(self, name: str) -> Any:
         script = self._scripts.get(name)
         if script is None:
@@ -294,9 +305,10 @@ class RedisStore(Store):
         k, sid, hexhash = self.keys, session.sid, refresh.token_hash.hex()
         now = _f(session.created_at)
         # The user's index first: a session "log out everywhere" cannot find must not exist.
+        horizon = session.expires_at + MAX_LEEWAY + 1  # endable until then, at the latest
         seq = await self._script("USER_ADD")(
             keys=[k.user_sessions(session.sub), k.user_seq(session.sub)],
-            args=[sid, _f(session.expires_at), now],
+            args=[sid, _f(horizon), now],
         )
         fields = {
             "sid": sid,
@@ -306,11 +318,12 @@ class RedisStore(Store):
             "expires_at": _f(session.expires_at),
             "user_agent": session.user_agent,
             "ip": session.ip,
+            "access_until": _f(session.access_until),
             "seq": str(seq),
         }
         if session.ended_at is not None:
             fields.update(ended_at=_f(session.ended_at), end_reason=session.end_reason or "")
-        session_ms = _ttl_ms(session.expires_at, session.created_at)
+        session_ms = _ttl_ms(horizon, session.created_at)
         record_ms = _ttl_ms(refresh.expires_at, refresh.issued_at)
         async with self.client.pipeline(transaction=True) as pipe:  # one slot: {sid}
             pipe.hset(k.session(sid), mapping=fields)
@@ -336,20 +349,13 @@ class RedisStore(Store):
 
     @_boundary
     async def rotate_refresh(
-        self,
-        old_hash: bytes,
-        new_hash: bytes,
-        *,
-        now: float,
-        idle_ttl: float,
-        grace: float,
-        deny_until: float,
+        self, old_hash: bytes, new_hash: bytes, r: RotationRequest
     ) -> Rotation:
-        k, old_hex, new_hex = self.keys, old_hash.hex(), new_hash.hex()
+        k, old_hex, new_hex, now = self.keys, old_hash.hex(), new_hash.hex(), r.now
         sid = await self.client.get(k.pointer(old_hex))
         if sid is None:
             return Rotation(RotationStatus.INVALID)
-        candidate = now + idle_ttl
+        candidate = now + r.idle_ttl
         # The new token's pointer goes first (an upper bound on its expiry), so the token
         # works the moment the script returns it; it is withdrawn if the script refuses.
         await self._point(new_hex, sid, candidate, _ttl_ms(candidate, now))
@@ -357,26 +363,32 @@ class RedisStore(Store):
         keys.append(k.record_prefix(sid) + new_hex)
         if self.publish_inline:
             keys += k.feed
-        status, expires, published, fields, dropped = await self._script("ROTATE")(
+        status, value, published, fields, dropped, rotated_by = await self._script("ROTATE")(
             keys=keys,
             args=[
-                _f(now), _f(grace), _f(candidate), _f(deny_until), new_hex,
+                _f(now), _f(r.grace), _f(candidate), _f(r.leeway), new_hex,
                 k.record_prefix(sid), sid, self.stream_maxlen, self.stream_max_age_ms,
+                _f(r.access_until), r.client, r.keep_rotated,
             ],
         )  # fmt: skip
         result = RotationStatus(status)
         session = _session(fields)
         if result is not RotationStatus.ROTATED:
             await self._unpoint([new_hex], sid)
+        await self._unpoint(dropped, sid)
+        if result is RotationStatus.RACE:
+            assert session is not None
+            same = rotated_by == r.client
+            await self._event(race_event(session, now=now, same_client=same))
+            return Rotation(result, session, same_client=same)
         if result is RotationStatus.REUSED:
             assert session is not None
             if not published and not self.publish_inline:
-                await self._publish([("sid", sid, deny_until, 0.0, "max")], now=now)
-            await self._unpoint(dropped, sid)
-            await self._event(SecurityEvent(now, "refresh_token_reuse", session.sub, sid))
+                await self._publish([("sid", sid, float(value), 0.0, "max")], now=now)
+            await self._event(SecurityEvent(now, REUSE_EVENT, session.sub, sid))
         if result is not RotationStatus.ROTATED:
             return Rotation(result, session)
-        return Rotation(result, session, float(expires))
+        return Rotation(result, session, float(value))
 
     async def _unpoint(self, hexes: Sequence[str], sid: str) -> None:
         if not hexes:
@@ -388,19 +400,27 @@ class RedisStore(Store):
             await pipe.execute()
 
     @_boundary
-    async def session_for_refresh(self, token_hash: bytes, *, now: float) -> SessionRecord | None:
+    async def find_refresh(self, token_hash: bytes) -> tuple[RefreshRecord, SessionRecord] | None:
         hexhash = token_hash.hex()
         sid = await self.client.get(self.keys.pointer(hexhash))
         if sid is None:
             return None
         async with self.client.pipeline(transaction=True) as pipe:  # one slot: {sid}
-            pipe.hmget(self.keys.record_prefix(sid) + hexhash, "expires_at", "rotated_at")
+            pipe.hgetall(self.keys.record_prefix(sid) + hexhash)
             pipe.hgetall(self.keys.session(sid))
-            (expires, rotated), fields = await pipe.execute()
+            record, fields = await pipe.execute()
         session = _session(fields)
-        if expires is None or rotated is not None or now >= float(expires):
+        if not record or session is None:
             return None
-        return session if session is not None and session.active(now) else None
+        rotated = record.get("rotated_at")
+        return RefreshRecord(
+            token_hash,
+            sid,
+            float(record.get("issued_at", 0)),
+            float(record["expires_at"]),
+            float(rotated) if rotated else None,
+            record.get("rotated_by", ""),
+        ), session
 
     @_boundary
     async def get_session(self, sid: str) -> SessionRecord | None:
@@ -408,6 +428,10 @@ class RedisStore(Store):
 
     @_boundary
     async def list_sessions(self, sub: str, *, now: float) -> list[SessionRecord]:
+        return [s for s in await self._sessions_of(sub, now=now, leeway=0.0) if s.active(now)]
+
+    async def _sessions_of(self, sub: str, *, now: float, leeway: float) -> list[SessionRecord]:
+        """The user's endable sessions, oldest first."""
         index = self.keys.user_sessions(sub)
         sids = await self.client.zrangebyscore(index, f"({_f(now)}", "+inf")
         if not sids:
@@ -419,47 +443,67 @@ class RedisStore(Store):
         found, stale = [], []
         for sid, fields in zip(sids, rows, strict=True):
             session = _session(fields)
-            if session is not None and session.active(now):
+            if session is not None and session.endable(now, leeway=MAX_LEEWAY):
                 found.append((session, int(fields.get("seq", 0))))
             else:
                 stale.append(sid)
         if stale:  # ended or gone: the index forgets them now rather than at its expiry
             await self.client.zrem(index, *stale)
         found.sort(key=lambda pair: (pair[0].created_at, pair[1]))
-        return [session for session, _ in found]
+        return [s for s, _ in found if s.endable(now, leeway=leeway)]
 
     @_boundary
     async def end_sessions(
-        self, sids: Sequence[str], *, now: float, reason: str, deny_until: float
-    ) -> list[str]:
-        return await self._end(list(dict.fromkeys(sids)), now, reason, deny_until)
+        self,
+        sids: Sequence[str],
+        *,
+        now: float,
+        reason: str,
+        leeway: float,
+        extra: Sequence[Revocation] = (),
+    ) -> list[Revocation]:
+        ended = await self._end(list(dict.fromkeys(sids)), now, reason, leeway)
+        await self._publish_all(extra, now=now)
+        return ended
 
-    async def _end(self, sids: list[str], now: float, reason: str, deny: float) -> list[str]:
+    async def _end(
+        self, sids: list[str], now: float, reason: str, leeway: float
+    ) -> list[Revocation]:
+        """End sessions; return the sid revocations of those ended.
+
+        Not one atomic step with the caller's extra revocations (sessions live in their own
+        hash slots), but every step is idempotent and a retry of the logout finishes it: an
+        ended session's sid is announced if its announcement is missing (issue 9 finding 3).
+        """
         if not sids:
             return []
         k, caps = self.keys, (self.stream_maxlen, self.stream_max_age_ms)
         async with self.client.pipeline(transaction=False) as pipe:
             for sid in sids:
                 keys = [k.session(sid), k.family(sid)] + (k.feed if self.publish_inline else [])
-                args = [_f(now), reason, _f(deny), k.record_prefix(sid), sid, *caps]
+                args = [_f(now), reason, _f(leeway), k.record_prefix(sid), sid, *caps]
                 pipe.eval(lua.SESSION_END, len(keys), *keys, *args)
             results = await pipe.execute()
-        ended, pending, owners, dropped = [], [], {}, []
-        for sid, (status, recorded, published, hexes) in zip(sids, results, strict=True):
-            dropped += hexes
+        ended: list[Revocation] = []
+        pending, owners = [], {}
+        for sid, (status, deny, published, hexes) in zip(sids, results, strict=True):
             owners.update(dict.fromkeys(hexes, sid))
             if status == 1:
-                ended.append(sid)
+                ended.append(Revocation.session(sid, expires_at=float(deny)))
                 if not published and not self.publish_inline:
-                    pending.append(("sid", sid, deny, 0.0, "max"))
-            elif status == 2 and recorded and not published and not self.publish_inline:
+                    pending.append(("sid", sid, float(deny), 0.0, "max"))
+            elif status == 2 and deny and not published and not self.publish_inline:
                 # Ended by an earlier call whose announcement may never have happened (a
                 # failure between the two steps): announce it now if it is missing.
-                pending.append(("sid", sid, float(recorded), 0.0, "absent"))
+                pending.append(("sid", sid, float(deny), 0.0, "absent"))
         if pending:
             added = await self._publish(pending, now=now)
             late = zip(pending, added, strict=True)
-            ended += [p[1] for p, new in late if new and p[4] == "absent"]
+            ended += [
+                Revocation.session(p[1], expires_at=p[2])
+                for p, new in late
+                if new and p[4] == "absent"
+            ]
         for sid in set(owners.values()):
             await self._unpoint([h for h, owner in owners.items() if owner == sid], sid)
         return ended
@@ -471,16 +515,26 @@ class RedisStore(Store):
         *,
         now: float,
         reason: str,
-        deny_until: float,
+        leeway: float,
         keep_sid: str | None = None,
-        cutoff: float | None = None,
-    ) -> list[str]:
-        sessions = await self.list_sessions(sub, now=now)
-        sids = [s.sid for s in sessions if s.sid != keep_sid]
-        ended = await self._end(sids, now, reason, deny_until)
+        cutoff: Revocation | None = None,
+        extra: Sequence[Revocation] = (),
+    ) -> list[Revocation]:
+        sessions = await self._sessions_of(sub, now=now, leeway=leeway)
+        ended = await self._end([s.sid for s in sessions if s.sid != keep_sid], now, reason, leeway)
+        revs = list(extra)
         if cutoff is not None:
-            await self._publish([("user", sub, deny_until, cutoff, "max")], now=now)
+            latest = max([cutoff.expires_at, *(r.expires_at for r in ended)])
+            user = replace(cutoff, expires_at=latest)
+            ended.append(user)
+            revs.insert(0, user)
+        await self._publish_all(revs, now=now)
         return ended
+
+    async def _publish_all(self, revocations: Sequence[Revocation], *, now: float) -> None:
+        entries = [_entry(rev) for rev in revocations]
+        if entries:
+            await self._publish(entries, now=now)
 
     @_boundary
     async def revoke_token(self, iss: str, jti: str, *, expires_at: float) -> bool:
@@ -536,10 +590,8 @@ class RedisStore(Store):
     async def strict_reason(self, claims: AccessClaims, *, now: float) -> str | None:
         """One round trip to the feed slot: the three lookups the view would make."""
         _, sid_idx, jti_idx, user_idx, cut, _ = self.keys.feed
-        if self._strict_client is None:  # a silent Redis must cost a request one bound, at most
-            self._strict_client = self.connect(socket_timeout=self.stale_after)
         try:
-            async with self._strict_client.pipeline(transaction=False) as pipe:
+            async with self.strict_client.pipeline(transaction=False) as pipe:
                 pipe.zscore(sid_idx, claims.sid)
                 pipe.zscore(jti_idx, _token_key(claims.iss, claims.jti))
                 pipe.zscore(user_idx, claims.sub)
@@ -555,6 +607,18 @@ class RedisStore(Store):
         if live and claims.iat < float(cutoff):
             return "logged out everywhere"
         return None
+
+    async def strict_cutoff(self, sub: str, *, now: float) -> float | None:
+        """The user's live cutoff, asked of Redis (strict mode issues tokens after it)."""
+        _, _, _, user_idx, cut, _ = self.keys.feed
+        try:
+            async with self.strict_client.pipeline(transaction=False) as pipe:
+                pipe.zscore(user_idx, sub)
+                pipe.hget(cut, sub)
+                until, cutoff = await pipe.execute()
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise _unavailable(exc) from exc
+        return float(cutoff) if until is not None and until > now and cutoff else None
 
     # -- upkeep --------------------------------------------------------------------------------
     @_boundary
@@ -698,7 +762,14 @@ def _session(fields: object) -> SessionRecord | None:
         ip=row.get("ip", ""),
         ended_at=float(ended) if ended else None,
         end_reason=row.get("end_reason") or None if ended else None,
+        access_until=float(row.get("access_until") or 0.0),
     )
+
+
+def _entry(rev: Revocation) -> tuple[str, str, float, float, str]:
+    """A revocation as the PUBLISH script takes it (a token entry only if absent)."""
+    mode = "absent" if rev.kind is RevocationKind.TOKEN else "max"
+    return (rev.kind.value, rev.key, rev.expires_at, rev.cutoff, mode)
 
 
 def _ttl_ms(until: float, now: float) -> int:

@@ -258,6 +258,14 @@ class StrictReplica(StreamReplica):
         self._remote_ok, self._error = True, None
         return reason
 
+    async def cutoff(self, sub: str) -> float | None:
+        try:
+            return await self.redis.strict_cutoff(sub, now=self._clock())
+        except StoreUnavailableError:
+            if not self.fail_open:
+                raise
+            return self.view.cutoff(sub)
+
     async def start(self) -> None:
         self._remote_ok = True
         if self.fail_open:

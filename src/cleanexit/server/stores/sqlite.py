@@ -22,49 +22,79 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ...errors import StoreUnavailableError
+from ...errors import ConfigurationError, StoreUnavailableError
 from ..revocation import Revocation, RevocationKind
 from .base import (
+    REUSE_EVENT,
     Cursor,
     RefreshRecord,
     Rotation,
+    RotationRequest,
     RotationStatus,
     SecurityEvent,
     SessionRecord,
     Store,
+    cutoff_entry,
     decide_rotation,
+    race_event,
 )
 
 __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 EVENT_RETENTION = 90 * 86400.0  # security events are kept for audits, then pruned
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-  sid TEXT PRIMARY KEY, sub TEXT NOT NULL, created_at REAL NOT NULL, last_seen REAL NOT NULL,
-  expires_at REAL NOT NULL, user_agent TEXT NOT NULL DEFAULT '', ip TEXT NOT NULL DEFAULT '',
-  ended_at REAL, end_reason TEXT);
-CREATE INDEX IF NOT EXISTS sessions_by_sub ON sessions(sub, created_at);
-CREATE TABLE IF NOT EXISTS refresh_tokens (
-  token_hash BLOB PRIMARY KEY, sid TEXT NOT NULL, issued_at REAL NOT NULL,
-  expires_at REAL NOT NULL, rotated_at REAL);
-CREATE INDEX IF NOT EXISTS refresh_by_sid ON refresh_tokens(sid);
-CREATE TABLE IF NOT EXISTS revocations (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL,
-  cutoff REAL NOT NULL DEFAULT 0, expires_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS revocations_by_expiry ON revocations(expires_at);
-CREATE INDEX IF NOT EXISTS revocations_by_key ON revocations(key);
-CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL,
-  sub TEXT NOT NULL, sid TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
-"""
+MAX_ACCESS_TTL = 86400.0  # the largest access-token lifetime a setting allows
+MAX_LEEWAY = 300.0  # the largest clock leeway a setting allows
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS sessions (
+      sid TEXT PRIMARY KEY, sub TEXT NOT NULL, created_at REAL NOT NULL, last_seen REAL NOT NULL,
+      expires_at REAL NOT NULL, user_agent TEXT NOT NULL DEFAULT '', ip TEXT NOT NULL DEFAULT '',
+      ended_at REAL, end_reason TEXT, access_until REAL NOT NULL DEFAULT 0)""",
+    "CREATE INDEX IF NOT EXISTS sessions_by_sub ON sessions(sub, created_at)",
+    """CREATE TABLE IF NOT EXISTS refresh_tokens (
+      token_hash BLOB PRIMARY KEY, sid TEXT NOT NULL, issued_at REAL NOT NULL,
+      expires_at REAL NOT NULL, rotated_at REAL, rotated_by TEXT NOT NULL DEFAULT '')""",
+    "CREATE INDEX IF NOT EXISTS refresh_by_sid ON refresh_tokens(sid)",
+    """CREATE TABLE IF NOT EXISTS revocations (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL,
+      cutoff REAL NOT NULL DEFAULT 0, expires_at REAL NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS revocations_by_expiry ON revocations(expires_at)",
+    "CREATE INDEX IF NOT EXISTS revocations_by_key ON revocations(key)",
+    """CREATE TABLE IF NOT EXISTS events (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL,
+      sub TEXT NOT NULL, sid TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '')""",
+]
+# From version N to N + 1. Sessions written before access_until existed are assumed to have
+# tokens alive as long as the largest lifetime a setting allows (never shorter than needed).
+MIGRATIONS = {
+    1: [
+        "ALTER TABLE sessions ADD COLUMN access_until REAL NOT NULL DEFAULT 0",
+        "UPDATE sessions SET access_until = MIN(expires_at, last_seen + 86400)",
+        "ALTER TABLE refresh_tokens ADD COLUMN rotated_by TEXT NOT NULL DEFAULT ''",
+    ],
+}
 _SESSION_COLUMNS = (
-    "sid, sub, created_at, last_seen, expires_at, user_agent, ip, ended_at, end_reason"
+    "sid, sub, created_at, last_seen, expires_at, user_agent, ip, ended_at, end_reason, "
+    "access_until"
 )
-# Built once from the constant above, never from input:
-_INSERT_SESSION = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"  # noqa: S608
+_REFRESH_COLUMNS = "token_hash, sid, issued_at, expires_at, rotated_at, rotated_by"
+# Built once from the constants above, never from input:
+_INSERT_SESSION = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
 _SELECT_SESSIONS = f"SELECT {_SESSION_COLUMNS} FROM sessions"  # noqa: S608
+_INSERT_REFRESH = f"INSERT INTO refresh_tokens ({_REFRESH_COLUMNS}) VALUES (?,?,?,?,?,?)"  # noqa: S608
+_SELECT_REFRESH = f"SELECT {_REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash=?"  # noqa: S608
+# Rotated tokens of a family beyond the most recent N: reuse detection no longer needs them.
+_DROP_ROTATED = (
+    "DELETE FROM refresh_tokens WHERE sid=? AND rotated_at IS NOT NULL AND token_hash NOT IN "
+    "(SELECT token_hash FROM refresh_tokens WHERE sid=? AND rotated_at IS NOT NULL "
+    "ORDER BY rotated_at DESC LIMIT ?)"
+)
+# A user's sessions that may still have a live refresh or access token (SessionRecord.endable).
+_SELECT_ENDABLE = (
+    _SELECT_SESSIONS + " WHERE sub=? AND ended_at IS NULL "
+    "AND (expires_at > ? OR access_until + ? + 1 > ?) ORDER BY created_at"
+)
 
 
 class SqliteStore(Store):
@@ -101,8 +131,11 @@ class SqliteStore(Store):
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
-        db.executescript(SCHEMA)  # idempotent; executescript commits, so no BEGIN around it
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        try:
+            _migrate(db, self.path)
+        except BaseException:
+            db.close()
+            raise
         self._db = db
         self._marker = _open_marker(self.path.with_name(self.path.name + ".marker"))
 
@@ -151,64 +184,57 @@ class SqliteStore(Store):
     async def create_session(self, session: SessionRecord, refresh: RefreshRecord) -> None:
         def work() -> None:
             with _transaction(self.db) as db:
-                db.execute(
-                    _INSERT_SESSION,
-                    _session_row(session),
-                )
+                db.execute(_INSERT_SESSION, _session_row(session))
                 _insert_refresh(db, refresh)
 
         await self._run(work)
 
     async def rotate_refresh(
-        self,
-        old_hash: bytes,
-        new_hash: bytes,
-        *,
-        now: float,
-        idle_ttl: float,
-        grace: float,
-        deny_until: float,
+        self, old_hash: bytes, new_hash: bytes, r: RotationRequest
     ) -> Rotation:
-        return await self._run(
-            lambda: self._rotate(old_hash, new_hash, now, idle_ttl, grace, deny_until)
-        )
+        return await self._run(lambda: self._rotate(old_hash, new_hash, r))
 
-    def _rotate(
-        self, old_hash: bytes, new_hash: bytes, now: float, idle: float, grace: float, deny: float
-    ) -> Rotation:
+    def _rotate(self, old_hash: bytes, new_hash: bytes, r: RotationRequest) -> Rotation:
         seq = None
         with _transaction(self.db) as db:
             old = _refresh(db, old_hash)
             session = _session(db, old.sid) if old else None
-            status = decide_rotation(old, session, now=now, grace=grace)
-            if status is RotationStatus.REUSED:
-                assert session is not None
-                seq = self._end(db, session.sid, now, "refresh_token_reuse", deny)
-                db.execute(
-                    "INSERT INTO events (at, kind, sub, sid) VALUES (?,?,?,?)",
-                    (now, "refresh_token_reuse", session.sub, session.sid),
-                )
+            status = decide_rotation(old, session, now=r.now, grace=r.grace)
             if status is not RotationStatus.ROTATED:
                 rotation = Rotation(status, session)
+                if status is RotationStatus.RACE:
+                    assert old is not None and session is not None
+                    same = old.rotated_by == r.client
+                    _event(db, race_event(session, now=r.now, same_client=same))
+                    rotation = Rotation(status, session, same_client=same)
+                elif status is RotationStatus.REUSED:
+                    assert session is not None
+                    seq = self._end(db, session, r.now, REUSE_EVENT, r.leeway)
+                    _event(db, SecurityEvent(r.now, REUSE_EVENT, session.sub, session.sid))
             else:
                 assert session is not None
-                expires = min(now + idle, session.expires_at)
+                expires = min(r.now + r.idle_ttl, session.expires_at)
+                access = max(session.access_until, min(r.access_until, session.expires_at))
                 db.execute(
-                    "UPDATE refresh_tokens SET rotated_at=? WHERE token_hash=?", (now, old_hash)
+                    "UPDATE refresh_tokens SET rotated_at=?, rotated_by=? WHERE token_hash=?",
+                    (r.now, r.client, old_hash),
                 )
-                _insert_refresh(db, RefreshRecord(new_hash, session.sid, now, expires))
-                db.execute("UPDATE sessions SET last_seen=? WHERE sid=?", (now, session.sid))
+                _insert_refresh(db, RefreshRecord(new_hash, session.sid, r.now, expires))
+                db.execute(_DROP_ROTATED, (session.sid, session.sid, r.keep_rotated))
+                db.execute(
+                    "UPDATE sessions SET last_seen=?, access_until=? WHERE sid=?",
+                    (r.now, access, session.sid),
+                )
                 rotation = Rotation(status, _session(db, session.sid), expires)
         self._bump(seq)
         return rotation
 
-    async def session_for_refresh(self, token_hash: bytes, *, now: float) -> SessionRecord | None:
-        def work() -> SessionRecord | None:
-            record = _refresh(self.db, token_hash)
-            if record is None or record.rotated_at is not None or now >= record.expires_at:
-                return None
-            session = _session(self.db, record.sid)
-            return session if session and session.active(now) else None
+    async def find_refresh(self, token_hash: bytes) -> tuple[RefreshRecord, SessionRecord] | None:
+        def work() -> tuple[RefreshRecord, SessionRecord] | None:
+            with _snapshot(self.db) as db:
+                record = _refresh(db, token_hash)
+                session = _session(db, record.sid) if record else None
+            return (record, session) if record and session else None
 
         return await self._run(work)
 
@@ -219,19 +245,21 @@ class SqliteStore(Store):
         return await self._run(lambda: _active_sessions(self.db, sub, now))
 
     async def end_sessions(
-        self, sids: Sequence[str], *, now: float, reason: str, deny_until: float
-    ) -> list[str]:
-        def work() -> list[str]:
-            ended: list[str] = []
-            seq = None
+        self,
+        sids: Sequence[str],
+        *,
+        now: float,
+        reason: str,
+        leeway: float,
+        extra: Sequence[Revocation] = (),
+    ) -> list[Revocation]:
+        def work() -> list[Revocation]:
             with _transaction(self.db) as db:
-                for sid in sids:
-                    session = _session(db, sid)
-                    if session is not None and session.active(now):
-                        seq = self._end(db, sid, now, reason, deny_until)
-                        ended.append(sid)
+                found = (_session(db, sid) for sid in dict.fromkeys(sids))
+                ended = [s for s in found if s is not None and s.endable(now, leeway=leeway)]
+                seq = self._end_all(db, ended, now, reason, leeway, extra)
             self._bump(seq)
-            return ended
+            return [s.revocation(leeway) for s in ended]
 
         return await self._run(work)
 
@@ -241,32 +269,49 @@ class SqliteStore(Store):
         *,
         now: float,
         reason: str,
-        deny_until: float,
+        leeway: float,
         keep_sid: str | None = None,
-        cutoff: float | None = None,
-    ) -> list[str]:
-        def work() -> list[str]:
-            seq = None
+        cutoff: Revocation | None = None,
+        extra: Sequence[Revocation] = (),
+    ) -> list[Revocation]:
+        def work() -> list[Revocation]:
             with _transaction(self.db) as db:
-                sids = [s.sid for s in _active_sessions(db, sub, now) if s.sid != keep_sid]
-                for sid in sids:
-                    seq = self._end(db, sid, now, reason, deny_until)
+                rows = db.execute(_SELECT_ENDABLE, (sub, now, leeway, now)).fetchall()
+                ended = [s for row in rows if (s := SessionRecord(*row)).sid != keep_sid]
+                revs = [s.revocation(leeway) for s in ended]
+                more = list(extra)
                 if cutoff is not None:
-                    seq = _log(db, Revocation.user(sub, cutoff=cutoff, expires_at=deny_until))
+                    revs.append(user := cutoff_entry(cutoff, ended, leeway=leeway))
+                    more.insert(0, user)
+                seq = self._end_all(db, ended, now, reason, leeway, more)
             self._bump(seq)
-            return sids
+            return revs
 
         return await self._run(work)
+
+    def _end_all(
+        self,
+        db: sqlite3.Connection,
+        sessions: Sequence[SessionRecord],
+        now: float,
+        reason: str,
+        leeway: float,
+        extra: Sequence[Revocation],
+    ) -> int | None:
+        """End sessions and record extra revocations, inside the caller's transaction."""
+        seq = None
+        for session in sessions:
+            seq = self._end(db, session, now, reason, leeway)
+        for rev in extra:
+            seq = _log_once(db, rev) or seq
+        return seq
 
     async def revoke_token(self, iss: str, jti: str, *, expires_at: float) -> bool:
         rev = Revocation.token(iss, jti, expires_at=expires_at)
 
         def work() -> bool:
             with _transaction(self.db) as db:
-                known = db.execute(
-                    "SELECT 1 FROM revocations WHERE key=? AND kind=?", (rev.key, rev.kind.value)
-                ).fetchone()
-                seq = None if known else _log(db, rev)
+                seq = _log_once(db, rev)
             self._bump(seq)
             return seq is not None
 
@@ -290,14 +335,18 @@ class SqliteStore(Store):
         start = 0 if since is None else int(since)
 
         def work() -> tuple[list[Revocation], Cursor]:
-            rows = self.db.execute(
-                "SELECT seq, kind, key, cutoff, expires_at FROM revocations "
-                "WHERE seq > ? AND expires_at > ? ORDER BY seq",
-                (start, now),
-            ).fetchall()
-            top = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='revocations'")
-            last = (top.fetchone() or (start,))[0]
-            revs = [Revocation(RevocationKind(k), key, exp, cut) for _, k, key, cut, exp in rows]
+            # One read transaction, so rows and cursor come from one WAL snapshot: with two
+            # autocommit reads, a revocation committed between them was skipped for good
+            # (issue 9 finding 2).
+            with _snapshot(self.db) as db:
+                rows = db.execute(
+                    "SELECT kind, key, cutoff, expires_at FROM revocations "
+                    "WHERE seq > ? AND expires_at > ? ORDER BY seq",
+                    (start, now),
+                ).fetchall()
+                top = db.execute("SELECT seq FROM sqlite_sequence WHERE name='revocations'")
+                last = (top.fetchone() or (start,))[0]
+            revs = [Revocation(RevocationKind(k), key, exp, cut) for k, key, cut, exp in rows]
             return revs, max(last, start)
 
         return await self._run(work)
@@ -311,7 +360,9 @@ class SqliteStore(Store):
             gone = db.execute("DELETE FROM revocations WHERE expires_at <= ?", (now,)).rowcount
             gone += db.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?", (now,)).rowcount
             gone += db.execute(
-                "DELETE FROM sessions WHERE expires_at <= ? OR ended_at IS NOT NULL", (now,)
+                "DELETE FROM sessions WHERE ended_at IS NOT NULL "
+                "OR MAX(expires_at, access_until + ?) <= ?",
+                (MAX_LEEWAY + 1, now),
             ).rowcount
             gone += db.execute(
                 "DELETE FROM events WHERE at <= ?", (now - EVENT_RETENTION,)
@@ -325,25 +376,56 @@ class SqliteStore(Store):
 
         return await self._run(work)
 
-    def _end(self, db: sqlite3.Connection, sid: str, now: float, reason: str, deny: float) -> int:
-        db.execute("UPDATE sessions SET ended_at=?, end_reason=? WHERE sid=?", (now, reason, sid))
-        db.execute("DELETE FROM refresh_tokens WHERE sid=?", (sid,))
-        return _log(db, Revocation.session(sid, expires_at=deny))
+    def _end(
+        self, db: sqlite3.Connection, s: SessionRecord, now: float, reason: str, leeway: float
+    ) -> int:
+        db.execute("UPDATE sessions SET ended_at=?, end_reason=? WHERE sid=?", (now, reason, s.sid))
+        db.execute("DELETE FROM refresh_tokens WHERE sid=?", (s.sid,))
+        return _log(db, s.revocation(leeway))
 
 
 class _transaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT``: takes the write lock up front, so a read-decide-write
     sequence (refresh rotation) is atomic across processes."""
 
+    BEGIN = "BEGIN IMMEDIATE"
+
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute(self.BEGIN)
         return self.db
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+class _snapshot(_transaction):
+    """A read transaction: every read inside it sees one WAL snapshot."""
+
+    BEGIN = "BEGIN DEFERRED"
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Create the schema, or bring an older one up to ``SCHEMA_VERSION``, in one transaction
+    (workers starting together serialize on the write lock)."""
+    with _transaction(db):
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"{path} has schema version {version}, newer than this cleanexit understands "
+                f"({SCHEMA_VERSION}): upgrade cleanexit, or point it at another database"
+            )
+        fresh = db.execute("SELECT 1 FROM sqlite_master WHERE name='sessions'").fetchone() is None
+        if fresh:
+            version = SCHEMA_VERSION
+        for step in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[step]:
+                db.execute(statement)
+        for statement in SCHEMA:
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 def _open_marker(path: Path) -> mmap.mmap:
@@ -354,6 +436,24 @@ def _open_marker(path: Path) -> mmap.mmap:
         return mmap.mmap(fd, 8)
     finally:
         os.close(fd)
+
+
+def _event(db: sqlite3.Connection, e: SecurityEvent) -> None:
+    db.execute(
+        "INSERT INTO events (at, kind, sub, sid, detail) VALUES (?,?,?,?,?)",
+        (e.at, e.kind, e.sub, e.sid, e.detail),
+    )
+
+
+def _log_once(db: sqlite3.Connection, rev: Revocation) -> int | None:
+    """Log a revocation unless an access token's entry is there already, at least as long."""
+    if rev.kind is not RevocationKind.TOKEN:
+        return _log(db, rev)
+    known = db.execute(
+        "SELECT 1 FROM revocations WHERE key=? AND kind=? AND expires_at >= ?",
+        (rev.key, rev.kind.value, rev.expires_at),
+    ).fetchone()
+    return None if known else _log(db, rev)
 
 
 def _log(db: sqlite3.Connection, rev: Revocation) -> int:
@@ -375,6 +475,7 @@ def _session_row(s: SessionRecord) -> tuple[Any, ...]:
         s.ip,
         s.ended_at,
         s.end_reason,
+        s.access_until,
     )
 
 
@@ -393,17 +494,10 @@ def _active_sessions(db: sqlite3.Connection, sub: str, now: float) -> list[Sessi
 
 
 def _refresh(db: sqlite3.Connection, token_hash: bytes) -> RefreshRecord | None:
-    row = db.execute(
-        "SELECT token_hash, sid, issued_at, expires_at, rotated_at FROM refresh_tokens "
-        "WHERE token_hash=?",
-        (token_hash,),
-    ).fetchone()
+    row = db.execute(_SELECT_REFRESH, (token_hash,)).fetchone()
     return RefreshRecord(*row) if row else None
 
 
 def _insert_refresh(db: sqlite3.Connection, r: RefreshRecord) -> None:
-    db.execute(
-        "INSERT INTO refresh_tokens (token_hash, sid, issued_at, expires_at, rotated_at) "
-        "VALUES (?,?,?,?,?)",
-        (r.token_hash, r.sid, r.issued_at, r.expires_at, r.rotated_at),
-    )
+    row = (r.token_hash, r.sid, r.issued_at, r.expires_at, r.rotated_at, r.rotated_by)
+    db.execute(_INSERT_REFRESH, row)
