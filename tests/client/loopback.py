@@ -3,6 +3,12 @@
 Each path gets a behaviour: ``login`` (fake but well-formed tokens), ``refresh``,
 ``logout-ok``, ``500``, ``hang`` (never answers until the server stops), ``reset`` (reads
 the request, then closes with a TCP RST), ``truncated`` (starts an answer, then RST).
+
+The answers of the issue 9 protocol: ``already-ended`` (401 "revoked: session ended"),
+``unrecognised`` (401 "no valid access or refresh token"), ``invalid-grant`` (400, no
+``error_reason``), ``race`` / ``reused`` (400 ``invalid_grant`` with that ``error_reason``),
+and ``me-first-expired`` (``/me`` refuses the first access token as expired, accepts others).
+``on_request[path]`` runs in the server thread before the answer (to act at a precise moment).
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ import json
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+Recorded = tuple[str, str, dict[str, str], bytes]
 
 
 def closed_port() -> int:
@@ -48,6 +57,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         self.server.owner.record(self.command, self.path, dict(self.headers), body)
+        hook = self.server.owner.on_request.get(self.path)
+        if hook is not None:
+            hook(self.server.owner.requests[-1])
         mode = self.server.owner.routes.get(self.path, "404")
         getattr(self, "_" + mode.replace("-", "_"))()
 
@@ -86,6 +98,33 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _me(self) -> None:
         self._json(200, {"sub": "alice", "session_id": "sid-1"})
+
+    def _me_first_expired(self) -> None:
+        if self.headers.get("authorization") == "Bearer at-1":
+            self._invalid_token(401, "expired")
+        else:
+            self._me()
+
+    def _invalid_token(self, status: int, description: str) -> None:
+        challenge = f'Bearer error="invalid_token", error_description="{description}"'
+        body = {"error": "invalid_token", "error_description": description}
+        self._json(status, body, {"www-authenticate": challenge})
+
+    def _already_ended(self) -> None:
+        self._invalid_token(401, "revoked: session ended")
+
+    def _unrecognised(self) -> None:
+        self._invalid_token(401, "no valid access or refresh token")
+
+    def _invalid_grant(self, reason: str | None = None) -> None:
+        body = {"error": "invalid_grant", "error_description": "refresh token refused"}
+        self._json(400, body | ({"error_reason": reason} if reason else {}))
+
+    def _race(self) -> None:
+        self._invalid_grant("race")
+
+    def _reused(self) -> None:
+        self._invalid_grant("reused")
 
     def _500(self) -> None:
         self._json(500, {"error": "server_error", "error_description": "boom"})
@@ -126,7 +165,8 @@ class _Server(ThreadingHTTPServer):
 class ScriptedServer:
     def __init__(self, routes: dict[str, str]) -> None:
         self.routes = dict(routes)
-        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.requests: list[Recorded] = []
+        self.on_request: dict[str, Callable[[Recorded], None]] = {}
         self.counter = itertools.count(1)
         self.release = threading.Event()
         self.connections: list[socket.socket] = []
@@ -138,7 +178,7 @@ class ScriptedServer:
     def record(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
         self.requests.append((method, path, headers, body))
 
-    def hits(self, path: str) -> list[tuple[str, str, dict[str, str], bytes]]:
+    def hits(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r[1] == path]
 
     def __enter__(self) -> ScriptedServer:

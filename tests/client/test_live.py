@@ -10,7 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from cleanexit.client import INITIAL_STATE, Client, SessionEndedError, StaticKey
+from cleanexit.client import (
+    INITIAL_STATE,
+    Client,
+    SessionCompromisedError,
+    SessionEndedError,
+    StaticKey,
+)
+from cleanexit.client._core import RACED
 from tests.client.conftest import PASSWORD, Callbacks, MakeClient
 
 
@@ -134,8 +141,7 @@ def test_stop_server_logout_nothing_left(
         assert [p.relative_to(state_dir).as_posix() for p in sorted(state_dir.rglob("*"))] == [
             "data",
             "keys",
-            "keys/state.key",
-        ]  # only the (0600) key file remains: it holds nothing of the session
+        ]  # two empty directories; the key was shredded too (issue 9, finding 8)
         server.start()
         assert stolen(server, access) == 200  # honest: never revoked, expires on its own
     finally:
@@ -162,3 +168,58 @@ def test_outbox_revokes_after_the_server_returns(
         assert list((state_dir / "data").iterdir()) == []
     finally:
         server.stop()
+
+
+# -- issue 9: the paths real users take ---------------------------------------------------
+
+
+def test_finding1_logout_after_idle_ends_server_session(
+    short_ttl_server: Any, make_client: MakeClient, state_path: Path
+) -> None:
+    """The most common real logout: after a break, with an expired access token."""
+    client = make_client(short_ttl_server.url)
+    client.login("alice", PASSWORD)
+    access, refresh = secrets(client)
+    time.sleep(2.5)  # a break: the access token (2 s) expired and nothing refreshed it
+    assert stolen(short_ttl_server, access) == 401
+
+    result = client.logout()
+    assert result.server.verdict == "ended", result.describe()
+    assert result.server.revoked["sessions"] == [result.session_id]
+    assert result.describe().startswith(f"server ended session {result.session_id}")
+    assert client.state == INITIAL_STATE and not state_path.exists()
+    assert refresh_status(short_ttl_server, refresh) == 400  # the refresh token is dead
+
+
+def test_finding1_logout_with_a_revoked_access_token_ends_server_session(
+    own_server: Any, make_client: MakeClient
+) -> None:
+    """An access token revoked on its own (RFC 7009) does not block the refresh token."""
+    client = make_client(own_server.url)
+    client.login("alice", PASSWORD)
+    access, refresh = secrets(client)
+    assert httpx.post(own_server.url + "/auth/revoke", data={"token": access}).status_code == 200
+    result = client.logout()
+    assert result.server.verdict == "ended", result.describe()
+    assert refresh_status(own_server, refresh) == 400
+
+
+def test_finding4_thief_who_refreshes_first_loses_the_session(
+    short_ttl_server: Any, make_client: MakeClient, callbacks: Callbacks
+) -> None:
+    """The thief refreshes just before the victim: the victim's client ends the session."""
+    client = make_client(short_ttl_server.url, refresh_race_wait=0.5, on_logout=[callbacks])
+    client.login("alice", PASSWORD)
+    _access, refresh = secrets(client)
+    time.sleep(2.2)  # the access token expired; the thief, who read its exp, refreshes first
+    thief = httpx.post(short_ttl_server.url + "/auth/refresh", json={"refresh_token": refresh})
+    assert thief.status_code == 200
+    stolen_pair = thief.json()
+
+    with pytest.raises(SessionCompromisedError) as info:
+        client.me()  # 401 expired -> refresh -> "race" -> no pair of ours -> server logout
+    assert info.value.description == RACED
+    assert callbacks.results[0].server.verdict == "ended"
+    assert client.state == INITIAL_STATE
+    assert refresh_status(short_ttl_server, stolen_pair["refresh_token"]) == 400
+    assert stolen(short_ttl_server, stolen_pair["access_token"]) == 401

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from cleanexit.client import INITIAL_STATE, AsyncClient, Client, StaticKey
+from cleanexit.clock import ManualClock
 from tests.client.conftest import Callbacks, MakeClient
 from tests.client.loopback import ScriptedServer
 
@@ -50,6 +51,71 @@ def test_server_confirms(make_client: MakeClient, state_path: Path, callbacks: C
     assert headers["Authorization"] == "Bearer at-1"  # both tokens were sent
     assert json.loads(body) == {"scope": "current", "refresh_token": "cxr_1"}
     assert callbacks.results == [result]
+    assert result.server.verdict == "ended"
+    assert result.describe() == "server ended session sid-1; local state purged"
+
+
+@pytest.mark.parametrize(
+    ("route", "verdict", "said"),
+    [
+        ("logout-ok", "ended", "server ended session sid-1"),
+        (
+            "already-ended",
+            "already_ended",
+            "server had already ended the session (nothing left to revoke)",
+        ),
+        (
+            "unrecognised",
+            "not_recognised",
+            "server did not recognise the credentials (HTTP 401 invalid_token: no valid access "
+            "or refresh token); nothing was confirmed revoked",
+        ),
+        (
+            "invalid-grant",
+            "not_recognised",
+            "server did not recognise the credentials (HTTP 400 invalid_grant: refresh token "
+            "refused); nothing was confirmed revoked",
+        ),
+        ("500", "error", "server did NOT confirm revocation (HTTP 500 server_error)"),
+    ],
+)
+def test_finding1_logout_reports_what_the_server_did(
+    make_client: MakeClient,
+    state_path: Path,
+    callbacks: Callbacks,
+    route: str,
+    verdict: str,
+    said: str,
+) -> None:
+    """Only a 200 may be called "the server ended the session" (issue 9, finding 1)."""
+    with ScriptedServer({**LOGIN, "/auth/logout": route}) as server:
+        client = login(make_client, server, callbacks)
+        result = client.logout()
+        assert len(server.hits("/auth/logout")) == 1
+    assert result.server.verdict == verdict
+    assert result.server_confirmed is (verdict == "ended")
+    assert result.server.session_over is (verdict in ("ended", "already_ended"))
+    assert result.describe() == f"{said}; local state purged"
+    if verdict != "ended":
+        assert "server ended" not in result.describe()
+    assert_clean_exit(client, state_path, callbacks)
+
+
+def test_finding1_expired_access_token_is_sent_with_the_refresh_token_in_one_request(
+    make_client: MakeClient, state_path: Path, callbacks: Callbacks
+) -> None:
+    """After a break the access token has expired: still one request, both credentials."""
+    clock = ManualClock()
+    with ScriptedServer({**LOGIN, "/auth/logout": "logout-ok"}) as server:
+        client = login(make_client, server, callbacks, clock=clock)
+        clock.advance(3600)  # the access token (600 s) expired an hour ago
+        assert client.state.tokens.access_expires_at < clock()
+        result = client.logout()
+        ((_, _, headers, body),) = server.hits("/auth/logout")
+    assert headers["Authorization"] == "Bearer at-1"
+    assert json.loads(body) == {"scope": "current", "refresh_token": "cxr_1"}
+    assert result.server_confirmed
+    assert_clean_exit(client, state_path, callbacks)
 
 
 @pytest.mark.parametrize(
@@ -77,6 +143,7 @@ def test_server_fails(
     assert not result.server_confirmed
     assert result.server.attempted and result.server.status == status
     assert result.server.error == expected_error or result.server.error.startswith("network error")
+    assert result.server.verdict in ("error", "timeout", "network_error")
     assert elapsed < 3  # the logout timeout (0.5 s) bounds a hanging server
     assert_clean_exit(client, state_path, callbacks)
     assert "did NOT confirm" in result.describe()

@@ -58,7 +58,7 @@ def test_logout_in_one_process_ends_the_other(
 
     child = run_child("logout", state_dir, key)
     assert child.returncode == 0, child.stderr
-    assert "server revoked session" in child.stdout
+    assert "server ended session" in child.stdout
 
     with pytest.raises(SessionEndedError):
         client.me()

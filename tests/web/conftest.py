@@ -61,8 +61,8 @@ def contexts(browser: BrowserDriver) -> Iterator[list[Context]]:
 
 @pytest.fixture
 def new_context(browser: BrowserDriver, contexts: list[Context]):  # type: ignore[no-untyped-def]
-    def make(*, init_script: str | None = None) -> Context:
-        context = browser.new_context(init_script=init_script)
+    def make(*, init_script: str | None = None, clock: bool = False) -> Context:
+        context = browser.new_context(init_script=init_script, clock=clock)
         contexts.append(context)
         return context
 

@@ -78,8 +78,8 @@ class BrowserDriver:
         self._process.stdin.flush()
         return self._wait(request_id)
 
-    def new_context(self, *, init_script: str | None = None) -> Context:
-        return Context(self, self.call("newContext", initScript=init_script))
+    def new_context(self, *, init_script: str | None = None, clock: bool = False) -> Context:
+        return Context(self, self.call("newContext", initScript=init_script, clock=clock))
 
     def stderr(self) -> str:
         self._log.flush()
@@ -169,6 +169,13 @@ class Page:
 
     def clear_log(self) -> None:
         self.call("clearLog")
+
+    def pause_clock(self) -> None:
+        """Stop the page's timers (a sleeping laptop); needs a context made with ``clock=True``."""
+        self.call("pauseClock")
+
+    def resume_clock(self) -> None:
+        self.call("resumeClock")
 
     def screenshot(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,11 @@ Each test is one scenario a person could play by hand at http://127.0.0.1:8000/.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.server import ServerProcess, start_server
@@ -167,6 +169,9 @@ def test_reload_while_signed_in_restores_from_the_cookie(
 ) -> None:
     page = demo(new_context, server)
     page.sign_in("bob")
+    # The encrypted profile is written asynchronously: reload only once it has landed (on a
+    # busy machine the reload could otherwise overtake it and start signed out).
+    page.page.wait_until("localStorage.getItem('persist:cleanexit.auth') !== null")
     page.page.clear_log()
     page.reload()
     page.wait_signed_in()
@@ -190,3 +195,69 @@ def test_reload_after_logout_stays_logged_out(
     page.open("/#/account")  # the signed-in route, by hand
     assert page.is_signed_out()
     page.wait_signed_out()
+
+
+# -- issue 9: the paths real users take ---------------------------------------------------
+
+
+def short_lived_server(tmp_path: Path) -> ServerProcess:
+    """Access tokens live 2 s: a break longer than that is "after lunch"."""
+    return start_server(tmp_path, env={"CLEANEXIT_ACCESS_TTL": "2"})
+
+
+def cookie_jar(page: DemoPage) -> dict[str, str]:
+    return {c["name"]: c["value"] for c in page.storage()["cookies"]}
+
+
+def test_finding1_logout_after_idle_ends_server_session(
+    new_context: NewContext, tmp_path: Path
+) -> None:
+    with short_lived_server(tmp_path) as server:
+        page = DemoPage(new_context(clock=True).new_page(), server.url).open()
+        page.sign_in("alice")
+        token = page.steal_token()
+        refresh = cookie_jar(page)["cleanexit_refresh"]
+        page.page.pause_clock()  # the laptop sleeps: no silent refresh, no polling
+        time.sleep(2.5)
+        assert replay_from_outside(server.url, token).status_code == 401  # expired meanwhile
+
+        page.log_out()  # bearer (expired) + refresh cookie + CSRF header, in one request
+        notice = page.notice()
+        assert notice["outcome"] == "revoked", notice["text"]
+        assert "the server ended this session" in (notice["text"] or "")
+        jar = {"cookies": [{"name": "cleanexit_refresh", "value": refresh}]}
+        assert refresh_cookie_is_dead(server.url, jar), "the session outlived the logout"
+        assert_no_auth_data(page.storage(), secrets=[token, "alice"])
+
+
+def test_finding4_thief_who_refreshes_first_loses_the_session(
+    new_context: NewContext, tmp_path: Path
+) -> None:
+    with short_lived_server(tmp_path) as server:
+        page = DemoPage(new_context(clock=True).new_page(), server.url).open()
+        page.sign_in("alice")
+        page.page.pause_clock()  # hold the page's silent refresh until the thief has gone first
+        jar = cookie_jar(page)  # malware copies the cookie jar, HttpOnly cookie included
+        thief = httpx.post(
+            server.url + "/auth/refresh",
+            cookies={k: jar[k] for k in ("cleanexit_refresh", "cleanexit_csrf")},
+            headers={"X-CSRF-Token": jar["cleanexit_csrf"]},
+            timeout=10,
+        )
+        assert thief.status_code == 200
+        thief_access, thief_refresh = (
+            thief.json()["access_token"],
+            thief.cookies["cleanexit_refresh"],
+        )
+
+        page.page.resume_clock()  # the page refreshes with its (now rotated) cookie: "race"
+        page.page.wait_until("!!document.querySelector('[data-testid=notice]')", timeout=15_000)
+        notice = page.notice()
+        assert notice["reason"] == "refresh-raced", notice["text"]
+        assert notice["outcome"] == "revoked", notice["text"]
+        assert "possible theft" in (notice["text"] or "")
+        page.wait_signed_out()
+        # The session was ended with the victim's old credentials: the thief's pair died too.
+        assert replay_from_outside(server.url, thief_access).status_code == 401
+        stolen_jar = {"cookies": [{"name": "cleanexit_refresh", "value": thief_refresh}]}
+        assert refresh_cookie_is_dead(server.url, stolen_jar)

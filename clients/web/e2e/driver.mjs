@@ -44,10 +44,13 @@ const target = (args) => args.selector ?? byTestId(args.testid);
 const actions = {
   version: () => ({ browser: browser.version() }),
 
-  async newContext({ initScript, viewport = { width: 1280, height: 860 } } = {}) {
+  async newContext({ initScript, clock = false, viewport = { width: 1280, height: 860 } } = {}) {
     const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1 });
     ctx.setDefaultTimeout(TIMEOUT_MS);
     if (initScript) await ctx.addInitScript({ content: initScript });
+    // Playwright's controllable clock: time flows as usual until a test pauses it (a laptop
+    // that sleeps: no timer of the page runs, while the server's clock goes on).
+    if (clock) await ctx.clock.install();
     const id = `c${nextId++}`;
     contexts.set(id, ctx);
     return id;
@@ -145,6 +148,13 @@ const actions = {
     });
     const cookies = (await p.context().cookies()).map(({ name, value, path, httpOnly, secure, sameSite }) => ({ name, value, path, httpOnly, secure, sameSite }));
     return { url: p.url(), ...inPage, cookies };
+  },
+
+  async pauseClock({ page: id }) {
+    await page(id).clock.pauseAt(Date.now() + 10);
+  },
+  async resumeClock({ page: id }) {
+    await page(id).clock.resume();
   },
 
   async screenshot({ page: id, path, fullPage = true }) {

@@ -48,4 +48,26 @@ describe('cross-tab logout channel', () => {
     otherWindow.dispatchEvent(Object.assign(new Event('storage'), { key: 'cleanexit', newValue: 'not json' }));
     expect(heard).toHaveBeenCalledOnce();
   });
+
+  it('carries "refreshed" (no secret) to the other tabs, on both paths', async () => {
+    const name = `t-${Math.random()}`;
+    const sender = createLogoutChannel({ name, onLogout: () => undefined });
+    const loggedOut = vi.fn();
+    const received = new Promise((resolve) => createLogoutChannel({ name, onLogout: loggedOut, onRefreshed: resolve }));
+    sender.announceRefreshed();
+    const message = await received;
+    expect(message).toEqual({ type: 'cleanexit:refreshed', at: expect.any(Number) });
+    expect(loggedOut).not.toHaveBeenCalled();
+    sender.close();
+
+    const written: string[] = [];
+    const storage = { setItem: (_k: string, v: string) => void written.push(v), removeItem: () => undefined };
+    const other = new EventTarget();
+    const heard = vi.fn();
+    createLogoutChannel({ onLogout: () => undefined, BroadcastChannel: undefined, window: new EventTarget(), localStorage: storage }).announceRefreshed();
+    createLogoutChannel({ onLogout: loggedOut, onRefreshed: heard, BroadcastChannel: undefined, window: other, localStorage: storage });
+    other.dispatchEvent(Object.assign(new Event('storage'), { key: 'cleanexit', newValue: written[0] }));
+    expect(heard).toHaveBeenCalledOnce();
+    expect(loggedOut).not.toHaveBeenCalled();
+  });
 });

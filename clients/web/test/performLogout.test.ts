@@ -65,15 +65,19 @@ describe('performLogout', () => {
     client.dispose();
   });
 
-  it('401: the token was already dead; reported as rejected, still forgets everything', async () => {
+  it('401 with another description: the server recognised nothing; rejected, still forgets everything', async () => {
     const api = await serve((_req, res) =>
-      json(res, 401, { error: 'invalid_token', error_description: 'revoked' }, {
-        'WWW-Authenticate': 'Bearer error="invalid_token", error_description="revoked"',
+      json(res, 401, { error: 'invalid_token', error_description: 'no valid access or refresh token' }, {
+        'WWW-Authenticate': 'Bearer error="invalid_token", error_description="no valid access or refresh token"',
       }),
     );
     const client = await signedInClient(api.baseUrl);
     const report = await client.store.dispatch(performLogout()).unwrap();
-    expect(report.server).toMatchObject({ outcome: 'rejected', status: 401, detail: 'invalid_token' });
+    expect(report.server).toMatchObject({
+      outcome: 'rejected',
+      status: 401,
+      detail: 'invalid_token: no valid access or refresh token',
+    });
     expect(report.pendingRetry).toBe(false);
     await expectForgotten(client);
     client.dispose();
@@ -83,7 +87,7 @@ describe('performLogout', () => {
     const api = await serve((_req, res) => json(res, 500, { error: 'server_error', error_description: 'boom' }));
     const client = await signedInClient(api.baseUrl);
     const report = await client.store.dispatch(performLogout()).unwrap();
-    expect(report.server).toMatchObject({ outcome: 'error', status: 500, detail: 'server_error' });
+    expect(report.server).toMatchObject({ outcome: 'error', status: 500, detail: 'server_error: boom' });
     expect(report.pendingRetry).toBe(true);
     await expectForgotten(client);
     expect(client.cookiesDeleted).toEqual([]); // kept: it is needed to finish the logout later
@@ -111,6 +115,72 @@ describe('performLogout', () => {
     expect(report.server.outcome).toBe('unreachable');
     expect(report.pendingRetry).toBe(true);
     await expectForgotten(client);
+    client.dispose();
+  });
+});
+
+describe('performLogout tells the truth about the server (issue 9, finding 1)', () => {
+  const ended = (status: number, description: string) => (_req: unknown, res: Parameters<typeof json>[0]) =>
+    json(res, status, { error: 'invalid_token', error_description: description }, {
+      'WWW-Authenticate': `Bearer error="invalid_token", error_description="${description}"`,
+    });
+
+  async function cookieClient(baseUrl: string, events: string[] = []) {
+    const client = makeClient(baseUrl, {
+      readCookie: () => 'csrf-1',
+      deleteCookie: (name: string) => void events.push(`forget ${name}`),
+    });
+    await client.ready;
+    await client.store.dispatch(signIn({ username: 'alice', password: 'pw' })).unwrap();
+    return client;
+  }
+
+  it('finding1: bearer, refresh cookie and CSRF header go in ONE request, even with an expired access token', async () => {
+    const api = await serve(ended(401, 'no valid access or refresh token'));
+    const client = await cookieClient(api.baseUrl);
+    const { tokenRefreshed } = await import('../src/lib/authSlice');
+    // A break: the access token this tab holds expired long ago.
+    client.store.dispatch(tokenRefreshed({ accessToken: ACCESS_TOKEN, sessionId: 'sid-0123456789', expiresIn: 600, receivedAt: 0 }));
+    const report = await client.store.dispatch(performLogout()).unwrap();
+    const logouts = api.requests.filter((r) => r.path === '/auth/logout');
+    expect(logouts).toHaveLength(1); // no second, cookie-only attempt
+    expect(logouts[0]?.headers['authorization']).toBe(`Bearer ${ACCESS_TOKEN}`);
+    expect(logouts[0]?.headers['x-csrf-token']).toBe('csrf-1');
+    expect(report.server.outcome).toBe('rejected'); // never "already ended": nothing was
+    await expectForgotten(client);
+    client.dispose();
+  });
+
+  it('finding1: 401 "revoked: session ended" is reported as already ended', async () => {
+    const api = await serve(ended(401, 'revoked: session ended'));
+    const events: string[] = [];
+    const client = await cookieClient(api.baseUrl, events);
+    const report = await client.store.dispatch(performLogout()).unwrap();
+    expect(report.server).toMatchObject({ outcome: 'already-ended', status: 401, detail: 'revoked: session ended' });
+    expect(report.pendingRetry).toBe(false);
+    expect(events).toEqual(['forget cleanexit_csrf']); // the server has spoken: the twin goes
+    await expectForgotten(client);
+    client.dispose();
+  });
+
+  it('finding1: a 401 for a revoked access token alone is not "already ended"', async () => {
+    const api = await serve(ended(401, 'revoked'));
+    const client = await cookieClient(api.baseUrl);
+    const report = await client.store.dispatch(performLogout()).unwrap();
+    expect(report.server.outcome).toBe('rejected');
+    client.dispose();
+  });
+
+  it('finding1: cookies are not forgotten locally before the server has answered', async () => {
+    const events: string[] = [];
+    const api = await serve((_req, res) => {
+      events.push('server answers');
+      json(res, 200, revokedBody);
+    });
+    const client = await cookieClient(api.baseUrl, events);
+    const report = await client.store.dispatch(performLogout()).unwrap();
+    expect(report.server.outcome).toBe('revoked');
+    expect(events).toEqual(['server answers', 'forget cleanexit_csrf']);
     client.dispose();
   });
 });

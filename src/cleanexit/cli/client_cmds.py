@@ -1,8 +1,12 @@
 """The terminal client: ``login``, ``whoami``, ``sessions``, ``logout``, built on the SDK.
 
-Each command says what it did. ``logout`` exits non-zero only when something of the
-session was left behind on this machine; a server that cannot be reached is reported, not
-treated as failure, because the local side of the logout still completed.
+Each command says what it did. ``logout`` exits with (issue 9):
+
+* ``0``: the server ended the session (or had already ended it) and nothing is left locally;
+* ``3``: nothing is left locally, but the server did not confirm that the session ended
+  (unreachable, timed out, an error, or it did not recognise the credentials);
+* ``4``: something could not be removed locally (listed in the output);
+* ``1``: any other error; ``2``: wrong usage.
 """
 
 from __future__ import annotations
@@ -24,12 +28,24 @@ from cleanexit.client import (
     LogoutResult,
     Outbox,
     Scope,
+    StaticKey,
     default_state_dir,
     open_state,
 )
 from cleanexit.errors import InvalidCredentialsError
 
-__all__ = ["KeyFile", "StateDir", "register", "sessions"]
+__all__ = [
+    "EXIT_LEFT_BEHIND",
+    "EXIT_NOT_CONFIRMED",
+    "KeyFile",
+    "StateDir",
+    "logout_exit_code",
+    "register",
+    "sessions",
+]
+
+EXIT_NOT_CONFIRMED = 3
+EXIT_LEFT_BEHIND = 4
 
 StateDir = Annotated[
     Path | None,
@@ -183,16 +199,66 @@ def logout(
     scope: Scope = "all" if all_sessions else "others" if others else "current"
     with _client(state_dir, key_file, timeout=timeout) as client:
         result = client.logout(scope, queue=retry_later)
-    _report(result)
+        where = _where(client, result)
+    _report(result, where)
 
 
-def _report(result: LogoutResult) -> None:
+def logout_exit_code(result: LogoutResult) -> int:
+    """0 only when the server says the session is over and nothing is left locally."""
+    if result.left_behind:
+        return EXIT_LEFT_BEHIND
+    if result.noop:
+        return 0
+    if result.scope == "others":
+        return 0 if result.server_confirmed else EXIT_NOT_CONFIRMED
+    return 0 if result.server.session_over else EXIT_NOT_CONFIRMED
+
+
+def _where(client: Client, result: LogoutResult) -> list[str]:
+    """Where each part of the logout happened: the server, the state file, its key."""
+    lines: list[str] = []
+    if result.noop and not result.left_behind:
+        return lines
+    s = result.server
+    if s.attempted:
+        answer = f"HTTP {s.status}" if s.status is not None else s.error or "no answer"
+        lines.append(f"  server: {result.server_url} ({answer})")
+    state_file = client.state_file
+    if state_file is not None and result.scope != "others":
+        gone = str(state_file.path) not in result.left_behind
+        lines.append(f"  state:  {state_file.path} ({'removed' if gone else 'NOT removed'})")
+        lines.append(f"  key:    {state_file.key.description} ({_key_fate(result, client)})")
+    return lines
+
+
+def _key_fate(result: LogoutResult, client: Client) -> str:
+    if result.key_shredded:
+        return "shredded: older copies of the state can no longer be decrypted"
+    key = client.state_file.key if client.state_file else None
+    if key is not None and key.description in result.left_behind:
+        return "NOT shredded"
+    if isinstance(key, StaticKey):
+        return "kept: supplied from outside, not this client's to delete"
+    return "kept: the revocation outbox still needs it"
+
+
+def _report(result: LogoutResult, where: list[str]) -> None:
     if result.noop:
         typer.echo("not logged in; nothing to purge")
-        return
-    typer.echo(result.describe())
-    if result.left_behind:
-        _fail("something was left behind locally; remove it by hand")
+    else:
+        typer.echo(result.describe())
+    for line in where:
+        typer.echo(line)
+    code = logout_exit_code(result)
+    if code == EXIT_LEFT_BEHIND:
+        _fail("something was left behind locally; remove it by hand", code=code)
+    if code == EXIT_NOT_CONFIRMED:
+        hint = result.server.retryable and not result.queued_for_retry and result.scope != "others"
+        _fail(
+            "the server did not confirm that the session ended: it may stay usable on the "
+            "server until its tokens expire" + (" (--retry-later keeps retrying)" if hint else ""),
+            code=code,
+        )
 
 
 def _err(message: str) -> None:

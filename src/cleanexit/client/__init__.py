@@ -23,6 +23,7 @@ from cleanexit.client.errors import (
     PersistenceError,
     ServerError,
     ServerUnreachableError,
+    SessionCompromisedError,
     SessionEndedError,
 )
 from cleanexit.client.outbox import Outbox, OutboxEntry
@@ -34,7 +35,14 @@ from cleanexit.client.persistence import (
     StaticKey,
     choose_key_source,
 )
-from cleanexit.client.result import SCOPES, LogoutResult, OutboxReport, Scope, ServerOutcome
+from cleanexit.client.result import (
+    SCOPES,
+    LogoutResult,
+    OutboxReport,
+    Scope,
+    ServerOutcome,
+    Verdict,
+)
 from cleanexit.client.state import INITIAL_STATE, AuthState, AuthStatus, Tokens
 from cleanexit.client.store import AuthStore, Change
 
@@ -64,11 +72,13 @@ __all__ = [
     "ServerError",
     "ServerOutcome",
     "ServerUnreachableError",
+    "SessionCompromisedError",
     "SessionEndedError",
     "StateFile",
     "StateLayout",
     "StaticKey",
     "Tokens",
+    "Verdict",
     "choose_key_source",
     "default_state_dir",
     "open_state",

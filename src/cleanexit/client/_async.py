@@ -11,7 +11,7 @@ import httpx
 from cleanexit._secret import Secret
 from cleanexit.client import _protocol as proto
 from cleanexit.client._base import BaseClient
-from cleanexit.client._core import Effect, Flow, LogoutPlan, Refresh
+from cleanexit.client._core import Effect, Flow, LogoutPlan, Refresh, Sleep
 from cleanexit.client._sync import _unreachable
 from cleanexit.client.errors import ServerUnreachableError
 from cleanexit.client.result import NOT_ATTEMPTED, LogoutResult, OutboxReport, Scope, ServerOutcome
@@ -127,6 +127,9 @@ class AsyncClient(BaseClient):
         if isinstance(effect, Refresh):
             async with self._refresh_lock:  # concurrent 401s share one refresh
                 return await self._run(self._core.refresh_flow(effect.stale))
+        if isinstance(effect, Sleep):
+            await anyio.sleep(effect.seconds)
+            return None
         try:
             return await self._http.send(effect.request)
         except httpx.TransportError as exc:

@@ -28,7 +28,9 @@ class BaseClient:
     rehydrated here, after finishing any interrupted logout. ``use_outbox=True`` keeps
     unconfirmed revocations for :meth:`flush_outbox` (see docs/client.md). ``transport``
     is handed to httpx (tests, proxies). ``timeout`` bounds ordinary calls,
-    ``logout_timeout`` the best-effort server call of logout.
+    ``logout_timeout`` the best-effort server call of logout. ``refresh_race_wait``: how
+    long a refresh that lost a race waits for another process's pair before treating the
+    winner as an unknown party (the server's grace window, ``CLEANEXIT_REFRESH_GRACE``).
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class BaseClient:
         store: AuthStore | None = None,
         timeout: float = 10.0,
         logout_timeout: float = 3.0,
+        refresh_race_wait: float = 5.0,
         clock: Clock = system_clock,
         on_logout: Iterable[AfterLogout] = (),
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
@@ -59,6 +62,7 @@ class BaseClient:
             clock=clock,
             timeout=timeout,
             logout_timeout=logout_timeout,
+            refresh_race_wait=refresh_race_wait,
         )
         self._core.callbacks.extend(on_logout)
         self._core.rehydrate()  # first: it may warn, and no connection pool is open yet

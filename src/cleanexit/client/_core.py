@@ -1,13 +1,15 @@
 """The sans-I/O client: every decision of login, refresh and logout, written once.
 
 Flows are generators (like httpx ``Auth.auth_flow``): they yield effects (:class:`Send` a
-request, :class:`Refresh` the session) and receive the results; the sync and async drivers
-only perform them. File work (the persisted state) is local and synchronous in both.
+request, :class:`Refresh` the session, :class:`Sleep` a moment) and receive the results; the
+sync and async drivers only perform them. File work (the persisted state) is local and
+synchronous in both.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -16,7 +18,14 @@ import httpx
 
 from cleanexit._secret import Secret
 from cleanexit.client import _protocol as proto
-from cleanexit.client.errors import ClientError, NotAuthenticatedError, SessionEndedError
+from cleanexit.client.errors import (
+    ClientError,
+    NotAuthenticatedError,
+    ServerError,
+    ServerUnreachableError,
+    SessionCompromisedError,
+    SessionEndedError,
+)
 from cleanexit.client.outbox import DEFAULT_MAX_AGE, Outbox, OutboxEntry
 from cleanexit.client.persistence.binding import PersistedAuth, SharedState
 from cleanexit.client.result import (
@@ -31,11 +40,30 @@ from cleanexit.client.state import AuthState, Tokens
 from cleanexit.client.store import AuthStore
 from cleanexit.clock import Clock
 
-__all__ = ["AfterLogout", "ClientCore", "Flow", "LogoutPlan", "Refresh", "Send"]
+__all__ = [
+    "RACED",
+    "RACE_UNCONFIRMED",
+    "REUSED",
+    "AfterLogout",
+    "ClientCore",
+    "Flow",
+    "LogoutPlan",
+    "Refresh",
+    "Send",
+    "Sleep",
+]
 
 logger = logging.getLogger("cleanexit.client")
 T = TypeVar("T")
 AfterLogout = Callable[[LogoutResult], None]
+
+# Why a session ended when its refresh token turned out to be in someone else's hands.
+RACED = "refresh raced by an unknown party: session ended on the server (possible theft)"
+RACE_UNCONFIRMED = (
+    "refresh raced by an unknown party; the server did not recognise the old credentials, "
+    "so the session could not be ended (possible theft)"
+)
+REUSED = "refresh token reuse detected: session ended on the server (possible theft)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +78,12 @@ class Refresh:
     stale: Secret
 
 
-Effect = Send | Refresh
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+Effect = Send | Refresh | Sleep
 Flow = Generator[Effect, object, T]
 
 
@@ -83,6 +116,8 @@ class ClientCore:
         clock: Clock,
         timeout: float,
         logout_timeout: float,
+        refresh_race_wait: float = 5.0,
+        race_poll: float = 0.1,
     ) -> None:
         self.base_url = base_url
         self.store = store
@@ -91,6 +126,8 @@ class ClientCore:
         self.clock = clock
         self.timeout = timeout
         self.logout_timeout = logout_timeout
+        self.refresh_race_wait = refresh_race_wait
+        self.race_poll = race_poll
         self.callbacks: list[AfterLogout] = []
 
     # -- state and URLs -------------------------------------------------------------------
@@ -162,16 +199,67 @@ class ClientCore:
             grant = proto.parse_grant(response, now=self.clock())
             self.store.token_refreshed(session_id=state.session_id, tokens=grant.tokens)
         elif response.status_code in (400, 401):
-            self._refresh_refused(stale)
+            yield from self._refresh_refused(stale, state, proto.refresh_refusal(response))
         else:
             raise proto.error_for(response)
 
-    def _refresh_refused(self, stale: Secret) -> None:
-        # Another process may have won the rotation (docs/api.md grace window): adopt its pair.
-        if self.current_tokens().access_token != stale:
+    def _refresh_refused(
+        self, stale: Secret, state: AuthState, reason: proto.RefusalReason
+    ) -> Flow[None]:
+        """Never silently drop a refresh token that could prove theft (issue 9, finding 4)."""
+        if reason == "reused":  # presented after the grace window: the server ended it all
+            self.local_logout(REUSED)
+            raise SessionCompromisedError(REUSED)
+        if self._replaced(stale):  # another process won the rotation and saved its pair
             return
-        self.local_logout("refresh refused")
-        raise SessionEndedError("the refresh token was refused; logged out")
+        if reason == "race":
+            yield from self._resolve_race(stale, state)
+        else:
+            self.local_logout("refresh refused")
+            raise SessionEndedError("the refresh token was refused; logged out")
+
+    def _resolve_race(self, stale: Secret, state: AuthState) -> Flow[None]:
+        """Our refresh token was rotated moments ago by someone else.
+
+        1. One of our processes, sharing the persisted state? Its pair lands in the file
+           within the server's grace window: adopt it.
+        2. Otherwise an unknown party holds the token. End the session on the server with our
+           old credentials (it accepts a rotated token of the family), so the other party's
+           pair dies with ours; then log out locally. If the server cannot be reached, keep
+           the old token: presented again after the window, it trips reuse detection.
+        """
+        if self.persisted is not None:
+            for _ in range(math.ceil(self.refresh_race_wait / self.race_poll)):
+                yield Sleep(self.race_poll)
+                if self._replaced(stale):
+                    return
+        outcome = yield from self._server_logout_with(state)
+        if not outcome.answered or outcome.verdict == "error":
+            error = ServerUnreachableError if not outcome.answered else ServerError
+            raise error(
+                "refresh raced by an unknown party and the server could not end the session "
+                f"({outcome.error}); the session is kept so its refresh token can be "
+                "presented again",
+                status=outcome.status,
+            )
+        reason = RACED if outcome.session_over else RACE_UNCONFIRMED
+        self.local_logout(reason, outcome=outcome)
+        raise SessionCompromisedError(reason)
+
+    def _replaced(self, stale: Secret) -> bool:
+        return self.current_tokens().access_token != stale
+
+    def _server_logout_with(self, state: AuthState) -> Flow[ServerOutcome]:
+        if state.tokens is None or state.server_url is None:
+            return NOT_ATTEMPTED
+        request = proto.logout_request(
+            state.server_url, state.tokens, "current", self.logout_timeout
+        )
+        try:
+            response = yield from send(request)
+        except Exception as exc:
+            return proto.failure_outcome(exc)
+        return proto.logout_outcome(response)
 
     # -- logout ---------------------------------------------------------------------------
 
@@ -206,6 +294,8 @@ class ClientCore:
         state = plan.snapshot
         if state.tokens is None or state.server_url is None:
             return NOT_ATTEMPTED
+        # Both credentials in one request: an expired access token is no reason to skip the
+        # call, and the refresh token still names the session (issue 9, finding 1).
         request = proto.logout_request(
             state.server_url, state.tokens, plan.scope, self.logout_timeout
         )
@@ -215,25 +305,45 @@ class ClientCore:
     def finish_logout(self, plan: LogoutPlan, outcome: ServerOutcome | None) -> LogoutResult:
         """Steps 2-4, whatever step 1 did (``outcome=None``: it was interrupted)."""
         outcome = outcome if outcome is not None else proto.failure_outcome(None)
-        sid = plan.snapshot.session_id
-        if not plan.local or plan.noop:
-            return LogoutResult(
-                plan.scope, sid, outcome, local_state_reset=plan.noop, noop=plan.noop
-            )
-        queued = self._queue_retry(plan, outcome)
+        if not plan.local or plan.noop:  # a repeated logout still shreds a leftover key
+            return self._result(plan, outcome, self._shred_key() if plan.noop else None)
+        queued = self._queue_retry(plan, outcome)  # before the purge: the outbox keeps the key
         self.store.logged_out()
-        left = self._purge() if plan.purge else ()
-        result = LogoutResult(plan.scope, sid, outcome, True, left, queued, reason=plan.reason)
+        result = self._result(plan, outcome, self._purge() if plan.purge else (), queued)
         if plan.snapshot.authenticated:
             self._after_logout(result)
         return result
 
-    def local_logout(self, reason: str, *, purge: bool = True) -> LogoutResult:
-        """Logout without a server call (the server already refused or ended the session)."""
+    def _result(
+        self,
+        plan: LogoutPlan,
+        outcome: ServerOutcome,
+        left: tuple[str, ...] | None,
+        queued: bool = False,
+    ) -> LogoutResult:
+        """``left``: what the purge left behind; ``None`` when nothing local was done."""
+        return LogoutResult(
+            plan.scope,
+            plan.snapshot.session_id,
+            outcome,
+            local_state_reset=plan.local or plan.noop,
+            left_behind=left or (),
+            queued_for_retry=queued,
+            noop=plan.noop,
+            reason=plan.reason,
+            server_url=plan.snapshot.server_url,
+            key_shredded=left == () and self._key_gone(),
+        )
+
+    def local_logout(
+        self, reason: str, *, purge: bool = True, outcome: ServerOutcome = NOT_ATTEMPTED
+    ) -> LogoutResult:
+        """Logout without a server call of its own (the server refused or ended the session;
+        ``outcome`` says what it answered, if it was asked)."""
         plan = LogoutPlan("current", self.store.state, False, True, purge=purge, reason=reason)
         if purge:
             self._mark_pending()
-        return self.finish_logout(plan, NOT_ATTEMPTED)
+        return self.finish_logout(plan, outcome)
 
     def _mark_pending(self) -> None:
         if self.persisted is None:
@@ -251,6 +361,24 @@ class ClientCore:
         except Exception:
             logger.exception("purging the persisted state failed")
             return (str(self.persisted.file.path),)
+
+    def _shred_key(self) -> tuple[str, ...]:
+        if self.persisted is None:
+            return ()
+        try:
+            return self.persisted.file.shred_key()
+        except Exception:
+            logger.exception("shredding the state key failed")
+            return (self.persisted.file.key.description,)
+
+    def _key_gone(self) -> bool:
+        if self.persisted is None:
+            return False
+        try:
+            return self.persisted.key_shredded()
+        except Exception:  # reporting must never break the logout
+            logger.exception("could not tell whether the state key is gone")
+            return False
 
     def _after_logout(self, result: LogoutResult) -> None:
         for callback in list(self.callbacks):

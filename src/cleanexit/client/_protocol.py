@@ -18,6 +18,7 @@ from cleanexit.errors import InvalidCredentialsError
 __all__ = [
     "USER_AGENT",
     "Grant",
+    "RefusalReason",
     "authorize",
     "classify_unauthorized",
     "error_for",
@@ -27,6 +28,7 @@ __all__ = [
     "logout_request",
     "outbox_request",
     "parse_grant",
+    "refresh_refusal",
     "refresh_request",
     "resolve",
 ]
@@ -35,6 +37,9 @@ USER_AGENT = "cleanexit-client/0.1"
 _DESCRIPTION = re.compile(r'error_description="([^"]*)"')
 _REFRESHABLE = {"expired", "revoked"}
 _ENDED = {"session ended", "logged out everywhere"}
+# A logout refused with one of these: the credentials were authentic, the session was over.
+_OVER = {"revoked: session ended", "revoked: logged out everywhere"}
+_OVER_TEXT = "the session had already ended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +79,8 @@ def refresh_request(base_url: str, refresh_token: Secret, timeout: float) -> htt
 
 
 def logout_request(base_url: str, tokens: Tokens, scope: Scope, timeout: float) -> httpx.Request:
-    """Send both tokens: the access token may have expired, the refresh token still names
-    the session (docs/api.md, ``POST /auth/logout``)."""
+    """Both tokens in one request: any credential that identifies the session ends it, an
+    expired access token included (docs/api.md, ``POST /auth/logout``; issue 9)."""
     body: dict[str, str] = {"scope": scope}
     if tokens.refresh_token is not None:
         body["refresh_token"] = tokens.refresh_token.reveal()
@@ -142,31 +147,51 @@ def error_for(response: httpx.Response) -> ServerError | InvalidCredentialsError
 
 
 def logout_outcome(response: httpx.Response) -> ServerOutcome:
+    """The server's answer to ``POST /auth/logout`` as a verdict (see :mod:`.result`)."""
     status = response.status_code
+    code, description = _error_fields(response)
     if status == 200:
         revoked = _json(response).get("revoked")
         if isinstance(revoked, dict):
-            return ServerOutcome(attempted=True, confirmed=True, status=status, revoked=revoked)
-        return ServerOutcome(True, status=status, error="no revocation report", retryable=True)
-    code, _ = _error_fields(response)
-    return ServerOutcome(True, status=status, error=code, retryable=status >= 500)
+            return ServerOutcome("ended", status=status, revoked=revoked)
+        return ServerOutcome("error", status=status, error="no revocation report", retryable=True)
+    if status == 401 and _bearer_description(response, description) in _OVER:
+        return ServerOutcome("already_ended", status=status, error=_OVER_TEXT)
+    if status in (400, 401, 403):
+        detail = f"{code}: {description}" if description else code
+        return ServerOutcome("not_recognised", status=status, error=detail)
+    return ServerOutcome("error", status=status, error=code, retryable=status >= 500)
+
+
+RefusalReason = Literal["race", "reused", "invalid"]
+
+
+def refresh_refusal(response: httpx.Response) -> RefusalReason:
+    """Why ``POST /auth/refresh`` said no: ``error_reason`` (missing or unknown = invalid)."""
+    reason = _json(response).get("error_reason")
+    return reason if reason in ("race", "reused") else "invalid"
 
 
 def failure_outcome(exc: BaseException | None) -> ServerOutcome:
     """Step 1 did not produce an answer: say why, briefly (no token can be in it)."""
     if exc is None:
-        return ServerOutcome(attempted=True, error="interrupted", retryable=True)
+        return ServerOutcome("interrupted", error="interrupted", retryable=True)
     if isinstance(exc, ServerUnreachableError):
         exc = exc.__cause__ or exc
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
-        reason = "timed out"
-    elif isinstance(exc, httpx.ConnectError):
-        reason = "could not connect"
-    elif isinstance(exc, httpx.TransportError):
+        return ServerOutcome("timeout", error="timed out", retryable=True)
+    if isinstance(exc, httpx.ConnectError):
+        return ServerOutcome("unreachable", error="could not connect", retryable=True)
+    if isinstance(exc, httpx.TransportError):
         reason = f"network error ({type(exc).__name__})"
     else:
         reason = f"unexpected error ({type(exc).__name__})"
-    return ServerOutcome(attempted=True, error=reason, retryable=True)
+    return ServerOutcome("network_error", error=reason, retryable=True)
+
+
+def _bearer_description(response: httpx.Response, fallback: str) -> str:
+    match = _DESCRIPTION.search(response.headers.get("www-authenticate", ""))
+    return match.group(1) if match else fallback
 
 
 def _error_fields(response: httpx.Response) -> tuple[str, str]:

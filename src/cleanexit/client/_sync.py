@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -11,7 +12,7 @@ import httpx
 from cleanexit._secret import Secret
 from cleanexit.client import _protocol as proto
 from cleanexit.client._base import BaseClient
-from cleanexit.client._core import Effect, Flow, LogoutPlan, Refresh
+from cleanexit.client._core import Effect, Flow, LogoutPlan, Refresh, Sleep
 from cleanexit.client.errors import ServerUnreachableError
 from cleanexit.client.result import NOT_ATTEMPTED, LogoutResult, OutboxReport, Scope, ServerOutcome
 from cleanexit.client.state import AuthState
@@ -121,6 +122,9 @@ class Client(BaseClient):
         if isinstance(effect, Refresh):
             with self._refresh_lock:  # concurrent 401s share one refresh
                 return self._run(self._core.refresh_flow(effect.stale))
+        if isinstance(effect, Sleep):
+            time.sleep(effect.seconds)
+            return None
         try:
             return self._http.send(effect.request)
         except httpx.TransportError as exc:

@@ -4,8 +4,12 @@
     └── ClientError                      client_error
         ├── NotAuthenticatedError        not_authenticated   this client holds no session
         ├── SessionEndedError            session_ended       the server or another process
-        │                                                    ended the session; local state
-        │                                                    was reset
+        │   │                                                ended the session; local state
+        │   │                                                was reset
+        │   └── SessionCompromisedError  session_compromised someone else used the session's
+        │                                                    refresh token (possible theft):
+        │                                                    the session was ended on the
+        │                                                    server, local state was reset
         ├── ServerError                  server_error        an unexpected HTTP answer
         │   └── ServerUnreachableError   server_unreachable  connect/DNS failure, timeout,
         │                                                    connection reset
@@ -35,6 +39,7 @@ __all__ = [
     "PersistenceError",
     "ServerError",
     "ServerUnreachableError",
+    "SessionCompromisedError",
     "SessionEndedError",
 ]
 
@@ -52,6 +57,19 @@ class NotAuthenticatedError(ClientError):
 class SessionEndedError(ClientError):
     error_code = "session_ended"
     default_description = "the session has ended; local state was reset"
+
+
+class SessionCompromisedError(SessionEndedError):
+    """Another party rotated this session's refresh token (issue 9, finding 4).
+
+    Either the server detected reuse and ended the session, or the refresh lost a race to a
+    party that is not one of this client's processes and the client ended the session on the
+    server with its old refresh token (the other party's tokens die with it). ``reason`` says
+    which; local state was reset either way.
+    """
+
+    error_code = "session_compromised"
+    default_description = "the session's refresh token was used by someone else (possible theft)"
 
 
 class ServerError(ClientError):

@@ -3,7 +3,8 @@
 Only what a retry needs is kept: the server URL, the scope and the *refresh* token (the
 access token expires on its own within minutes), encrypted like the state. An entry is
 dropped once the server confirms, answers that the token is no longer valid, or the token
-itself would have expired. See docs/client.md for the trade-off.
+itself would have expired. When the last entry goes and no session is on disk, the shared key
+is shredded too. See docs/client.md for the trade-off.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from cleanexit.client.persistence.files import (
     read_bytes,
     shred,
 )
-from cleanexit.client.persistence.keys import KeySource
+from cleanexit.client.persistence.keys import KeySource, shred_if_unused
 from cleanexit.clock import Clock, system_clock
 
 __all__ = ["DEFAULT_MAX_AGE", "Outbox", "OutboxEntry"]
@@ -94,6 +95,14 @@ class Outbox:
         if self.directory.is_dir():
             with locked(self.directory):
                 shred(self.path)
+                self._shred_key()
+
+    def _shred_key(self) -> None:
+        """The last entry is gone: without a session on disk, the key has nothing to protect."""
+        try:
+            shred_if_unused(self.key, self.directory)
+        except (OSError, PersistenceError):
+            logger.exception("could not shred the key in %s", self.key.description)
 
     def _read(self) -> list[OutboxEntry]:
         try:
@@ -111,6 +120,7 @@ class Outbox:
     def _write(self, entries: list[OutboxEntry]) -> None:
         if not entries:
             shred(self.path)
+            self._shred_key()
             return
         key = self.key.get_key(create=True)
         if key is None:

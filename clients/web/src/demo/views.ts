@@ -146,21 +146,7 @@ export function reportNotice(report: LogoutReport | null, pendingServerLogout: b
   const revokedSessions = Array.isArray((server.revoked as { sessions?: unknown } | null)?.sessions)
     ? ((server.revoked as { sessions: unknown[] }).sessions.length)
     : null;
-  let text: string;
-  let tone = 'ok';
-  if (report.reason === 'other-tab') text = 'Logged out in another tab; this tab forgot the session too.';
-  else if (report.reason === 'session-ended' && server.outcome !== 'revoked')
-    text = 'Your session was ended elsewhere. This browser forgot it.';
-  else if (server.outcome === 'revoked')
-    text = report.scope === 'all'
-      ? `Logged out everywhere: the server revoked ${revokedSessions ?? 'every'} session(s) and refuses any older token.`
-      : 'Logged out: the server revoked this session; its tokens stop working now.';
-  else if (server.outcome === 'rejected') text = `Logged out. The server had already ended this session (HTTP ${server.status}).`;
-  else {
-    tone = 'warn';
-    const why = server.outcome === 'error' ? `answered HTTP ${server.status}` : server.outcome === 'timeout' ? 'did not answer in time' : 'could not be reached';
-    text = `Logged out on this device, but the server ${why}. The session is revoked as soon as it answers again.`;
-  }
+  const { text, tone } = noticeText(report, revokedSessions);
   const local = [
     cleanup.stateReset && 'state reset',
     cleanup.purged && 'storage purged',
@@ -174,6 +160,37 @@ export function reportNotice(report: LogoutReport | null, pendingServerLogout: b
     h('div', {}, text),
     h('div', { class: 'muted' }, `This browser: ${local}${cleanup.errors.length ? ` · errors: ${cleanup.errors.join('; ')}` : ''}`),
   );
+}
+
+/**
+ * What the page may say. Only `revoked` (the server answered 200) is "the server ended the
+ * session"; `already-ended` is "it had already ended"; anything else claims nothing (issue 9).
+ */
+function noticeText(report: LogoutReport, revokedSessions: number | null): { text: string; tone: string } {
+  const { server } = report;
+  const http = server.status !== null ? `HTTP ${server.status}${server.detail ? `: ${server.detail}` : ''}` : server.detail ?? '';
+  const ended = server.outcome === 'revoked' || server.outcome === 'already-ended';
+  if (report.reason === 'other-tab') return { tone: 'ok', text: 'Logged out in another tab; this tab forgot the session too.' };
+  if (report.reason === 'refresh-reused')
+    return { tone: 'warn', text: "The server saw this session's refresh token used twice (possible theft) and ended the session. This browser forgot it." };
+  if (report.reason === 'refresh-raced')
+    return ended
+      ? { tone: 'warn', text: "Someone else refreshed this session with a copy of its cookie (possible theft). The server ended the session: their tokens stop working too. This browser forgot it." }
+      : { tone: 'warn', text: `Someone else refreshed this session with a copy of its cookie (possible theft), and the server did not confirm that it ended the session (${http || server.outcome}). This browser forgot it.` };
+  if (report.reason === 'session-ended' && server.outcome !== 'revoked')
+    return { tone: 'ok', text: 'Your session was ended elsewhere. This browser forgot it.' };
+  if (server.outcome === 'revoked')
+    return {
+      tone: 'ok',
+      text: report.scope === 'all'
+        ? `Logged out everywhere: the server ended ${revokedSessions ?? 'every'} session(s) and refuses any older token.`
+        : 'Logged out: the server ended this session; its tokens stop working now.',
+    };
+  if (server.outcome === 'already-ended') return { tone: 'ok', text: `Logged out. The server had already ended this session (${http}).` };
+  if (server.outcome === 'rejected')
+    return { tone: 'warn', text: `Logged out on this device. The server did not recognise this browser's credentials (${http}), so nothing was confirmed revoked.` };
+  const why = server.outcome === 'error' ? `answered HTTP ${server.status}` : server.outcome === 'timeout' ? 'did not answer in time' : 'could not be reached';
+  return { tone: 'warn', text: `Logged out on this device, but the server ${why}. The session is revoked as soon as it answers again.` };
 }
 
 export function attackerPanel(vm: ViewModel, actions: Actions): HTMLElement {

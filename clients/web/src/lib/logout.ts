@@ -7,11 +7,14 @@ import type { AuthDispatch, CleanexitExtra, ThunkConfig } from './types';
 /** What the server did with the logout request. Never contains token text. */
 export interface ServerReport {
   /**
-   * `revoked`: 2xx, the server ended the session. `rejected`: 400/401/403, it accepted no
-   * credential (already revoked or expired: nothing left to end). `error`: any other status
-   * (5xx, 503 fail-closed). `timeout` / `unreachable`: no answer. `skipped`: not asked.
+   * `revoked`: 2xx, the server ended the session now (the only case to say so).
+   * `already-ended`: 401 `revoked: session ended`: the credentials were authentic, the session
+   * was over already (another tab, an admin, a logout everywhere). `rejected`: any other
+   * 400/401/403: the server recognised nothing, so nothing was confirmed revoked. `error`: any
+   * other status (5xx, 503 fail-closed). `timeout` / `unreachable`: no answer. `skipped`: not
+   * asked.
    */
-  outcome: 'revoked' | 'rejected' | 'error' | 'timeout' | 'unreachable' | 'skipped';
+  outcome: 'revoked' | 'already-ended' | 'rejected' | 'error' | 'timeout' | 'unreachable' | 'skipped';
   status: number | null;
   detail: string | null;
   revoked: Json | null;
@@ -26,7 +29,12 @@ export interface CleanupReport {
   errors: string[];
 }
 
-export type LogoutReason = 'user' | 'other-tab' | 'session-ended';
+/**
+ * `refresh-raced`: a refresh lost a race to a party that is not one of this browser's tabs, so
+ * the session was ended on the server with this browser's credentials (possible theft).
+ * `refresh-reused`: the server saw the refresh token presented twice and ended the session.
+ */
+export type LogoutReason = 'user' | 'other-tab' | 'session-ended' | 'refresh-raced' | 'refresh-reused';
 
 export interface LogoutReport {
   scope: LogoutScope;
@@ -45,9 +53,10 @@ export interface LogoutOptions {
 export const LOGIN_PATH = '/';
 
 /**
- * Full logout. (1) `POST /auth/logout` through the API client, whose interceptors add the access
- * token and the CSRF header; every failure is caught and reported, never thrown. Then, whatever
- * happened: (2) `logout` resets the slice, (3) persisted state is flushed, purged and its key
+ * Full logout. (1) One `POST /auth/logout` carrying every credential this browser holds: the
+ * access token (even expired: an authentic one still names the session), the refresh cookie and
+ * the CSRF header the interceptors add; every failure is caught and reported, never thrown. No
+ * cookie is forgotten before the server has answered. Then, whatever happened: (2) `logout` resets the slice, (3) persisted state is flushed, purged and its key
  * forgotten, (4) other tabs are told, (5) navigation to `/`. The thunk never rejects.
  *
  * The redirect lives here rather than in a component: it must come after the purge has finished
@@ -74,7 +83,7 @@ async function runLogout(
   options: LogoutOptions | undefined,
 ): Promise<LogoutReport> {
   const scope = options?.scope ?? 'current';
-  const server = await revokeOnServer(extra, scope);
+  const server = await askServer(extra, scope);
   const pendingRetry = !reachedServer(server);
   if (pendingRetry) safely(() => extra.pending.mark(scope));
   else safely(() => extra.pending.clear());
@@ -98,14 +107,17 @@ export const forgetSession = createAsyncThunk<
   { reason: LogoutReason; scope?: LogoutScope },
   ThunkConfig
 >('auth/forgetSession', async ({ reason, scope = 'current' }, { dispatch, extra }) => {
-  const cleanup = await forgetLocally(dispatch, extra, { announce: null });
+  // The server ended the whole session on a reused refresh token: every tab shares that
+  // cookie, so every tab is told. Other endings are noticed by each tab on its own.
+  const announce = reason === 'refresh-reused' ? scope : null;
+  const cleanup = await forgetLocally(dispatch, extra, { announce });
   const server: ServerReport = { outcome: 'skipped', status: null, detail: null, revoked: null };
   const report: LogoutReport = { scope, reason, server, cleanup, pendingRetry: false };
   safely(() => extra.onLogoutReport(report));
   return report;
 });
 
-export type PendingOutcome = 'none' | 'revoked' | 'rejected' | 'nothing-to-revoke' | 'failed';
+export type PendingOutcome = 'none' | 'revoked' | 'already-ended' | 'rejected' | 'nothing-to-revoke' | 'failed';
 
 /** Ends the server session a failed logout left behind, using the refresh cookie alone. */
 export const finishPendingLogout = createAsyncThunk<PendingOutcome, void, ThunkConfig>(
@@ -117,26 +129,21 @@ export const finishPendingLogout = createAsyncThunk<PendingOutcome, void, ThunkC
       extra.pending.clear();
       return 'nothing-to-revoke';
     }
+    // Cookie alone: an access token held now belongs to a newer session, not the one to end.
     const server = await askServer(extra, scope, false);
     if (!reachedServer(server)) return 'failed';
     extra.pending.clear();
     safely(() => extra.api.forgetCookieSession());
-    return server.outcome === 'revoked' ? 'revoked' : 'rejected';
+    return server.outcome === 'revoked' || server.outcome === 'already-ended' ? server.outcome : 'rejected';
   },
 );
 
-async function revokeOnServer(extra: CleanexitExtra, scope: LogoutScope): Promise<ServerReport> {
-  const first = await askServer(extra, scope, true);
-  // An expired access token does not mean the session is over: its refresh cookie may still be
-  // live. Ask again with the cookie (+ CSRF header) alone before calling it done.
-  if (first.outcome === 'rejected' && first.status === 401 && extra.api.hasCookieSession()) {
-    const second = await askServer(extra, scope, false);
-    if (second.outcome !== 'rejected') return second;
-  }
-  return first;
-}
-
-async function askServer(extra: CleanexitExtra, scope: LogoutScope, bearer: boolean): Promise<ServerReport> {
+/**
+ * Everything in one request: bearer (if held, expired or not), refresh cookie (sent by the
+ * browser) and `X-CSRF-Token`. Any credential that identifies the session ends it (issue 9), so
+ * there is no second, cookie-only attempt: a 401 means the server recognised none of them.
+ */
+async function askServer(extra: CleanexitExtra, scope: LogoutScope, bearer = true): Promise<ServerReport> {
   try {
     const response = await extra.api.request('POST', '/auth/logout', {
       body: { scope },
@@ -150,16 +157,25 @@ async function askServer(extra: CleanexitExtra, scope: LogoutScope, bearer: bool
   }
 }
 
+/** `error_description`s that say the credentials were authentic but the session was over. */
+const SESSION_OVER = new Set(['revoked: session ended', 'revoked: logged out everywhere']);
+
 function fromResponse(response: ApiResponse): ServerReport {
   const { status, body } = response;
-  const detail = typeof body?.['error'] === 'string' ? body['error'] : response.bearerError;
+  const description = typeof body?.['error_description'] === 'string' ? body['error_description'] : null;
+  const code = typeof body?.['error'] === 'string' ? body['error'] : null;
   if (response.ok) return { outcome: 'revoked', status, detail: null, revoked: body?.['revoked'] ?? null };
+  const said = response.bearerError ?? description;
+  if (status === 401 && said !== null && SESSION_OVER.has(said)) {
+    return { outcome: 'already-ended', status, detail: said, revoked: null };
+  }
+  const detail = [code, description ?? response.bearerError].filter(Boolean).join(': ') || null;
   const outcome = status === 400 || status === 401 || status === 403 ? 'rejected' : 'error';
   return { outcome, status, detail, revoked: null };
 }
 
 function reachedServer(server: ServerReport): boolean {
-  return server.outcome === 'revoked' || server.outcome === 'rejected' || server.outcome === 'skipped';
+  return server.outcome !== 'error' && server.outcome !== 'timeout' && server.outcome !== 'unreachable';
 }
 
 /** Steps 2-5. Each runs even if the one before it failed; failures are collected, not thrown. */

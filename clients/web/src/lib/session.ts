@@ -1,8 +1,8 @@
 import { createAsyncThunk } from '@reduxjs/toolkit';
 import { ApiError, type ApiResponse, describe } from './apiClient';
 import { restoreStalled, restoreStarted, signedIn, signInFailed, signInStarted, tokenRefreshed } from './authSlice';
-import { finishPendingLogout, forgetSession } from './logout';
-import type { CleanexitExtra, ThunkConfig } from './types';
+import { finishPendingLogout, forgetSession, performLogout } from './logout';
+import type { AuthDispatch, CleanexitExtra, ThunkConfig } from './types';
 
 export interface Credentials {
   username: string;
@@ -39,7 +39,12 @@ export const signIn = createAsyncThunk<SignInResult, Credentials, ThunkConfig>(
   },
 );
 
-export type RestoreResult = 'nothing-to-restore' | 'restored' | 'session-ended' | 'stalled';
+/**
+ * `possible-theft`: the refresh cookie was used by someone else. Either the server saw it twice
+ * and ended the session, or this tab lost a race to a party that is not one of its sibling tabs
+ * and ended the session on the server with what it holds; local state is forgotten either way.
+ */
+export type RestoreResult = 'nothing-to-restore' | 'restored' | 'session-ended' | 'possible-theft' | 'stalled';
 
 /**
  * After a reload (or before the access token expires): trade the refresh cookie for a new access
@@ -51,28 +56,81 @@ export const restoreSession = createAsyncThunk<RestoreResult, { silent?: boolean
   async (options, { dispatch, getState, extra }) => {
     if (!getState().auth.sessionId) return 'nothing-to-restore';
     if (!options?.silent) dispatch(restoreStarted());
-    let response: ApiResponse;
-    try {
-      response = await withLock(extra, () => extra.api.request('POST', '/auth/refresh', { bearer: false }));
-    } catch (error) {
-      const why = error instanceof ApiError && error.kind === 'timeout' ? 'timed out' : 'unreachable';
-      dispatch(restoreStalled(`Server ${why}; your session is kept and will be restored when it answers.`));
-      return 'stalled';
-    }
-    const token = readToken(response, extra);
-    if (token) {
-      dispatch(tokenRefreshed(token));
-      return 'restored';
-    }
+    const since = extra.now();
+    const first = await refresh(extra);
+    if (first.kind === 'token') return restored(dispatch, extra, first.token);
+    if (first.kind === 'no-answer') return stalled(dispatch, first.why);
+    const { response } = first;
     if (response.status >= 400 && response.status < 500) {
+      const reason = refusalReason(response);
+      if (reason === 'reused') {
+        await dispatch(forgetSession({ reason: 'refresh-reused' }));
+        return 'possible-theft';
+      }
+      if (reason === 'race') return resolveRace(dispatch, extra, since);
       // invalid_grant / csrf_failed / 401: the server holds no live session for this browser.
       await dispatch(forgetSession({ reason: 'session-ended' }));
       return 'session-ended';
     }
-    dispatch(restoreStalled(errorText(response, 'Server error while restoring the session')));
-    return 'stalled';
+    return stalled(dispatch, errorText(response, 'Server error while restoring the session'));
   },
 );
+
+/**
+ * The refresh cookie was rotated moments ago by someone else (issue 9, finding 4). A sibling tab
+ * announces its refresh, and its new cookie is already in the jar this tab shares: try once more
+ * with it. Otherwise the winner is a stranger holding a copy of the cookie: end the session on
+ * the server with everything this tab holds (the server accepts the rotated cookie and the
+ * authentic access token), so the stranger's tokens die too, and forget it here.
+ */
+async function resolveRace(dispatch: AuthDispatch, extra: CleanexitExtra, since: number): Promise<RestoreResult> {
+  if (await extra.peers.waitSince(since, extra.refreshRaceWaitMs)) {
+    const again = await refresh(extra);
+    if (again.kind === 'token') return restored(dispatch, extra, again.token);
+    if (again.kind === 'no-answer') return stalled(dispatch, again.why);
+  }
+  await dispatch(performLogout({ reason: 'refresh-raced' }));
+  return 'possible-theft';
+}
+
+type Refreshed =
+  | { kind: 'token'; token: NonNullable<ReturnType<typeof readToken>> }
+  | { kind: 'refused'; response: ApiResponse }
+  | { kind: 'no-answer'; why: string };
+
+async function refresh(extra: CleanexitExtra): Promise<Refreshed> {
+  let response: ApiResponse;
+  try {
+    response = await withLock(extra, () => extra.api.request('POST', '/auth/refresh', { bearer: false }));
+  } catch (error) {
+    const why = error instanceof ApiError && error.kind === 'timeout' ? 'timed out' : 'unreachable';
+    return { kind: 'no-answer', why: `Server ${why}; your session is kept and will be restored when it answers.` };
+  }
+  const token = readToken(response, extra);
+  return token ? { kind: 'token', token } : { kind: 'refused', response };
+}
+
+function restored(dispatch: AuthDispatch, extra: CleanexitExtra, token: NonNullable<ReturnType<typeof readToken>>): RestoreResult {
+  dispatch(tokenRefreshed(token));
+  // Sibling tabs share the cookie just rotated: a sibling whose refresh raced ours adopts it.
+  try {
+    extra.channel.announceRefreshed();
+  } catch {
+    /* telling other tabs is best effort */
+  }
+  return 'restored';
+}
+
+function stalled(dispatch: AuthDispatch, why: string): RestoreResult {
+  dispatch(restoreStalled(why));
+  return 'stalled';
+}
+
+/** The server's `error_reason` on a refused refresh; missing or unknown means `invalid`. */
+function refusalReason(response: ApiResponse): 'race' | 'reused' | 'invalid' {
+  const reason = response.body?.['error_reason'];
+  return reason === 'race' || reason === 'reused' ? reason : 'invalid';
+}
 
 function withLock<T>(extra: CleanexitExtra, run: () => Promise<T>): Promise<T> {
   return extra.locks ? (extra.locks.request('cleanexit-refresh', run) as Promise<T>) : run();

@@ -8,6 +8,7 @@ import { type BackingStore, createEncryptedStorage, type EncryptedStorage, type 
 import { createIndexedDbKeyStore, type KeyStore } from './keyStore';
 import { forgetSession, type LogoutReport, performLogout } from './logout';
 import { type Navigate, navigateWithHistory } from './navigation';
+import { createPeerRefreshes } from './peerRefresh';
 import { createPendingLogout, type PendingLogout } from './pendingLogout';
 import { restoreSession } from './session';
 import type { CleanexitExtra } from './types';
@@ -30,7 +31,12 @@ export interface CleanexitOptions {
   pending?: PendingLogout;
   readCookie?: CookieReader;
   deleteCookie?: (name: string) => void;
-  channel?: Omit<ChannelOptions, 'onLogout'>;
+  channel?: Omit<ChannelOptions, 'onLogout' | 'onRefreshed'>;
+  /**
+   * How long a refresh the server refused as a `race` waits for another tab to announce that it
+   * won, before treating the winner as a stranger (ms; the server's grace window, 5 s).
+   */
+  refreshRaceWaitMs?: number;
   locks?: CleanexitExtra['locks'];
   now?: () => number;
   onLogoutReport?: (report: LogoutReport) => void;
@@ -56,16 +62,19 @@ export function createCleanexitClient(options: CleanexitOptions = {}) {
     ...pick(options, 'baseUrl', 'fetch', 'timeoutMs', 'readCookie', 'deleteCookie'),
   });
 
+  const now = options.now ?? Date.now;
   const extra: CleanexitExtra = {
     api,
     persistor: { flush: async () => undefined, purge: async () => undefined },
     keyStore,
-    channel: { announce: () => undefined },
+    channel: { announce: () => undefined, announceRefreshed: () => undefined },
+    peers: createPeerRefreshes(now),
+    refreshRaceWaitMs: options.refreshRaceWaitMs ?? 5000,
     navigate: options.navigate ?? navigateWithHistory,
     pending: options.pending ?? createPendingLogout(),
     logoutTimeoutMs: options.logoutTimeoutMs ?? 5000,
     stepTimeoutMs: options.stepTimeoutMs ?? 2000,
-    now: options.now ?? Date.now,
+    now,
     locks: options.locks !== undefined ? options.locks : (globalThis.navigator?.locks ?? null),
     onLogoutReport: options.onLogoutReport ?? (() => undefined),
     logoutInFlight: null,
@@ -95,6 +104,7 @@ export function createCleanexitClient(options: CleanexitOptions = {}) {
   const channel: LogoutChannel = createLogoutChannel({
     ...options.channel,
     onLogout: (message) => void store.dispatch(forgetSession({ reason: 'other-tab', scope: message.scope })),
+    onRefreshed: () => extra.peers.heard(),
   });
   extra.channel = channel;
 

@@ -5,6 +5,7 @@ import type { AuthState } from './authSlice';
 import type { LogoutChannel } from './crossTab';
 import type { KeyStore } from './keyStore';
 import type { Navigate } from './navigation';
+import type { PeerRefreshes } from './peerRefresh';
 import type { PendingLogout } from './pendingLogout';
 
 export interface AuthRootState {
@@ -16,7 +17,11 @@ export interface CleanexitExtra {
   api: ApiClient;
   persistor: Pick<Persistor, 'flush' | 'purge'>;
   keyStore: Pick<KeyStore, 'forgetKey'>;
-  channel: Pick<LogoutChannel, 'announce'>;
+  channel: Pick<LogoutChannel, 'announce' | 'announceRefreshed'>;
+  /** Refreshes other tabs announced: a refresh that lost a race waits here for its winner. */
+  peers: PeerRefreshes;
+  /** How long a refresh answered `race` waits for another tab's (the server's grace window). */
+  refreshRaceWaitMs: number;
   navigate: Navigate;
   pending: PendingLogout;
   /** Upper bound on the whole server half of a logout; the local half never waits longer. */

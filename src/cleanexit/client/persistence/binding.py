@@ -70,10 +70,14 @@ class PersistedAuth:
         self.file.mark_logout_pending()
 
     def purge(self) -> tuple[str, ...]:
+        """Logout's purge: the state, then its key (crypto-shredding, issue 9)."""
         with self._lock:
-            left = self.file.purge()
+            left = self.file.purge(shred_key=True)
             self._known = None
         return tuple(str(path) for path in left)
+
+    def key_shredded(self) -> bool:
+        return not self.file.key_exists()
 
     def close(self) -> None:
         self._unsubscribe()

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from cleanexit.client.errors import KeyUnavailableError
 from cleanexit.client.persistence.envelope import KEY_BYTES
-from cleanexit.client.persistence.files import ensure_private_dir
+from cleanexit.client.persistence.files import ensure_private_dir, shred
 
 __all__ = [
     "KEYRING_SERVICE",
@@ -28,6 +28,7 @@ __all__ = [
     "decode_key",
     "encode_key",
     "keyring_usable",
+    "shred_if_unused",
 ]
 
 KEYRING_SERVICE = "cleanexit-client"
@@ -35,11 +36,18 @@ logger = logging.getLogger("cleanexit.client")
 
 
 class KeySource(Protocol):
-    """Gives the 32-byte key, creating it on first use when ``create`` is true."""
+    """Gives the 32-byte key, creating it on first use when ``create`` is true.
+
+    ``forget_key`` deletes it (crypto-shredding: whatever was sealed with it, a stale copy
+    included, can no longer be read). It is idempotent and returns ``False`` only when this
+    source cannot forget (a key handed in by the caller); a failure raises.
+    """
 
     description: str
 
     def get_key(self, *, create: bool) -> bytes | None: ...
+
+    def forget_key(self) -> bool: ...
 
 
 def encode_key(key: bytes) -> str:
@@ -72,6 +80,9 @@ class StaticKey:
     def get_key(self, *, create: bool) -> bytes | None:
         return self._key
 
+    def forget_key(self) -> bool:
+        return False  # the caller owns it (an environment variable, a secret store)
+
 
 class KeyFileKey:
     """A key file readable by its owner only, in a directory of its own (0700)."""
@@ -90,6 +101,10 @@ class KeyFileKey:
             if not create:
                 return None
         return self._create()
+
+    def forget_key(self) -> bool:
+        shred(self.path)  # OSError (e.g. a read-only directory) propagates: it is left behind
+        return True
 
     def _read(self) -> bytes:
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -139,6 +154,11 @@ class KeyringKey:
         self._call("set_password", self.service, self.account, encode_key(key))
         return key
 
+    def forget_key(self) -> bool:
+        if self._call("get_password", self.service, self.account) is not None:
+            self._call("delete_password", self.service, self.account)
+        return True
+
     @staticmethod
     def _call(name: str, *args: str) -> str | None:
         import keyring
@@ -148,6 +168,16 @@ class KeyringKey:
         except Exception as exc:  # backends raise their own types (dbus, secretstorage...)
             raise KeyUnavailableError(f"OS keyring failed: {type(exc).__name__}") from None
         return result
+
+
+def shred_if_unused(key: KeySource, directory: Path) -> bool:
+    """Forget ``key`` unless a file sealed with it (``*.bin``) is still in ``directory``.
+
+    Call under the directory lock. Returns whether the key is gone.
+    """
+    if directory.is_dir() and any(directory.glob("*.bin")):
+        return False
+    return key.forget_key()
 
 
 def keyring_usable() -> bool:

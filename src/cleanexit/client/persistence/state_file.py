@@ -3,6 +3,11 @@
 Next to it, a *logout-pending* marker is written before logout touches anything; a start
 that finds it finishes the purge before rehydrating, so a process killed between the
 in-memory reset and the purge never brings the session back.
+
+A logout's purge also shreds the key (issue 9, finding 8): a stale copy of the file, written
+by a lagging process or kept in a backup, can no longer be decrypted. The key is shared with
+the revocation outbox, so it is kept while an outbox entry still needs it; the outbox shreds
+it when it empties (:func:`~cleanexit.client.persistence.keys.shred_if_unused`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from cleanexit.client.persistence.files import (
     shred,
     signature,
 )
-from cleanexit.client.persistence.keys import KeySource
+from cleanexit.client.persistence.keys import KeySource, shred_if_unused
 from cleanexit.client.state import AuthState
 
 __all__ = ["ANY_VERSION", "Loaded", "StateFile"]
@@ -70,7 +75,7 @@ class StateFile:
         with locked(self.directory):
             if self.marker.exists():
                 logger.warning("finishing an interrupted logout: purging %s", self.path)
-                self._purge_locked()
+                self._purge_locked(shred_key=True)
                 return Loaded(None, None)
             return self._read_locked()
 
@@ -80,13 +85,14 @@ class StateFile:
         """Write ``state``; ``None`` (nothing written) if a logout is pending or the file is
         no longer the version ``expected`` (another process changed or purged it)."""
         ensure_private_dir(self.directory)
-        blob = seal(self._key(create=True), encode_state(state), purpose=_PURPOSE)
+        plaintext = encode_state(state)
         with locked(self.directory):
             if self.marker.exists():
                 return None
             if expected != ANY_VERSION and signature(self.path) != expected:
                 return None
-            atomic_write(self.path, blob)
+            # Sealed under the lock: a key shredded by a concurrent logout is never used after.
+            atomic_write(self.path, seal(self._key(create=True), plaintext, purpose=_PURPOSE))
             return signature(self.path)
 
     def mark_logout_pending(self) -> None:
@@ -94,20 +100,49 @@ class StateFile:
         with locked(self.directory):
             atomic_write(self.marker, b"")
 
-    def purge(self) -> tuple[Path, ...]:
-        """Remove the state (and only it); idempotent. Returns what could not be removed."""
+    def purge(self, *, shred_key: bool = False) -> tuple[Path | str, ...]:
+        """Remove the state; idempotent. Returns what could not be removed.
+
+        ``shred_key`` (logout): also delete the key, unless another file sealed with it (the
+        outbox) is still there. The marker goes last, so an interrupted purge is finished
+        at the next start.
+        """
+        if not self.directory.is_dir():
+            return self._shred_key_unused() if shred_key else ()
+        with locked(self.directory):
+            return self._purge_locked(shred_key=shred_key)
+
+    def shred_key(self) -> tuple[str, ...]:
+        """Shred the key alone, if nothing sealed with it is left (a repeated logout)."""
         if not self.directory.is_dir():
             return ()
         with locked(self.directory):
-            return self._purge_locked()
+            return self._shred_key_unused()
 
-    def _purge_locked(self) -> tuple[Path, ...]:
+    def key_exists(self) -> bool:
+        """Whether the key that sealed this file still exists (``False`` once shredded)."""
+        try:
+            return self.key.get_key(create=False) is not None
+        except KeyUnavailableError:
+            return True  # present but unusable: not shredded
+
+    def _purge_locked(self, *, shred_key: bool) -> tuple[Path | str, ...]:
         strays = [*self.directory.glob(f".{self.path.name}.tmp-*")]
         strays += self.directory.glob(f".{self.path.name}.shred-*")
-        left = [path for path in (self.path, *strays) if not _try_shred(path)]
+        left: list[Path | str] = [p for p in (self.path, *strays) if not _try_shred(p)]
+        if not left and shred_key:
+            left += self._shred_key_unused()
         if not left and not _try_unlink(self.marker):
             left.append(self.marker)
         return tuple(left)
+
+    def _shred_key_unused(self) -> tuple[str, ...]:
+        try:
+            shred_if_unused(self.key, self.directory)
+        except (OSError, PersistenceError):
+            logger.exception("could not shred the key in %s", self.key.description)
+            return (self.key.description,)
+        return ()
 
     def _read_locked(self) -> Loaded:
         version = signature(self.path)
