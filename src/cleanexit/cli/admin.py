@@ -199,8 +199,12 @@ def revoke_report(
     ended = list(result.sessions)
     cutoff = result.user_cutoff
     if not ended and cutoff is None:
-        target = f"session {session!r}" if session is not None else f"user {user!r}"
-        return [], f"nothing revoked in {where}: no active {target}"
+        missed = (
+            f"no active session {session!r}"
+            if session is not None
+            else f"no session of {user!r} ended and no cutoff was recorded"
+        )
+        return [], f"nothing revoked in {where}: {missed}"
     if session is not None:
         return [f"revoked session {session} in {where}"], None
     lines = [f"logged {user!r} out everywhere in {where}"]
