@@ -28,6 +28,8 @@ __all__ = ["app", "run"]
 app = typer.Typer(
     name="cleanexit",
     help="Full session termination for JWT APIs: the server, its admin, and a terminal client.",
+    epilog="login, whoami, sessions and logout need cleanexit[client]; the other commands "
+    "need cleanexit[server].",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
