@@ -52,7 +52,7 @@ StateDir = Annotated[
     typer.Option(
         "--state-dir",
         envvar="CLEANEXIT_CLIENT_DIR",
-        help="Where the encrypted client state lives [default: ~/.local/share/cleanexit-client]",
+        help="Where the encrypted client state lives (default: ~/.local/share/cleanexit-client)",
         show_default=False,
     ),
 ]
@@ -61,7 +61,7 @@ KeyFile = Annotated[
     typer.Option(
         "--key-file",
         envvar="CLEANEXIT_CLIENT_KEY_FILE",
-        help="Key file used when no OS keyring is usable [default: STATE_DIR/keys/state.key]",
+        help="Key file used when no OS keyring is usable (default: STATE_DIR/keys/state.key)",
         show_default=False,
     ),
 ]

@@ -28,8 +28,8 @@ __all__ = ["app", "run"]
 app = typer.Typer(
     name="cleanexit",
     help="Full session termination for JWT APIs: the server, its admin, and a terminal client.",
-    epilog="login, whoami, sessions and logout need cleanexit[client]; the other commands "
-    "need cleanexit[server].",
+    epilog="login, whoami, sessions and logout need the client extra (cleanexit\\[client]); "
+    "the other commands need the server extra (cleanexit\\[server]).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
@@ -145,7 +145,9 @@ def _client_hints(app: typer.Typer, missing: str) -> None:
 
     anything = {"allow_extra_args": True, "ignore_unknown_options": True}
     for name in ("login", "whoami", "logout"):
-        app.command(name, context_settings=anything, help="Needs cleanexit[client].")(hint)
+        app.command(
+            name, context_settings=anything, help="Needs the client extra (cleanexit\\[client])."
+        )(hint)
 
 
 admin.register(app)

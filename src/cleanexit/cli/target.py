@@ -38,7 +38,7 @@ DataDir = Annotated[
     typer.Option(
         "--data-dir",
         envvar="CLEANEXIT_DATA_DIR",
-        help="Where keys, users and SQLite live [default: ./.cleanexit]",
+        help="Where keys, users and SQLite live (default: ./.cleanexit)",
         show_default=False,
     ),
 ]
@@ -47,7 +47,7 @@ StoreUrl = Annotated[
     typer.Option(
         "--store-url",
         envvar="CLEANEXIT_STORE_URL",
-        help="sqlite:///path.db or redis://host:6379/0 [default: sqlite://DATA_DIR/cleanexit.db]",
+        help="sqlite:///path.db or redis://host:6379/0 (default: sqlite://DATA_DIR/cleanexit.db)",
         show_default=False,
     ),
 ]
