@@ -103,6 +103,13 @@ def test_client_commands_without_the_client_give_an_install_hint(tmp_path: Path)
     assert "pip install 'cleanexit[client]'" in one_line_error(done)
 
 
+def test_a_bare_install_names_both_extras() -> None:
+    """``pip install cleanexit`` alone: no typer, no client, no server."""
+    done = cleanexit("--help", python=without("typer", *CLIENT_ONLY, *SERVER_ONLY))
+    line = one_line_error(done)
+    assert "pip install 'cleanexit[client]' or 'cleanexit[server]'" in line
+
+
 def test_the_library_says_which_extra_is_missing() -> None:
     code = "import sys; sys.modules['jwt'] = None; import cleanexit.server"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import CleanexitError
+from ..errors import CleanexitError, ConfigurationError
 from . import admin
 from .target import StoreUrl, load_settings, redact, server_imports
 
@@ -66,7 +66,7 @@ def serve(
 
     data_dir = data_dir.resolve()
     if data_dir.exists() and not data_dir.is_dir():
-        raise CleanexitError(f"data directory {data_dir} is not a directory")
+        raise ConfigurationError(f"data directory {data_dir} is not a directory")
     # Workers read their settings from the environment: what the flags decide goes there.
     os.environ["CLEANEXIT_DATA_DIR"] = str(data_dir)
     os.environ["CLEANEXIT_DEMO"] = "true" if demo else "false"
