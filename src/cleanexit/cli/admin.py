@@ -74,14 +74,14 @@ def users_add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    runtime.users.add(username, password)
-    typer.echo(f"added user {username!r} to {runtime.users.path}")
+    runtime.bundled_users().add(username, password)
+    typer.echo(f"added user {username!r} to {runtime.bundled_users().path}")
 
 
 @users_app.command("list")
 def users_list(data_dir: DataDir = None) -> None:
     """List users."""
-    for name in build_runtime(load_settings(data_dir)).users.usernames():
+    for name in build_runtime(load_settings(data_dir)).bundled_users().usernames():
         typer.echo(name)
 
 
