@@ -83,7 +83,7 @@ def serve(
     echo(f"  store      {redact(settings.store_url_resolved())}")
     echo(f"  signing    {runtime.keys.algorithm} (kid {runtime.keys.active.kid})")
     if demo:
-        _seed_demo(runtime.users, host)
+        _seed_demo(runtime.bundled_users(), host)
     cookie = "Secure" if settings.refresh_cookie_secure() else "not Secure (loopback, http)"
     echo(f"  cookie     {cookie}; docs {'on' if settings.docs_enabled() else 'off'}")
     for warning in _warnings(settings, host=host):
