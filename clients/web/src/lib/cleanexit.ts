@@ -212,6 +212,10 @@ export function createCleanexit(options: CleanexitOptions = {}) {
     },
     isLoggingOut: () => extra.logoutInFlight !== null,
     navigate: (to: string) => extra.navigate(to),
+    /** Replaces the injected navigation, e.g. with React Router's `navigate` once a router exists. */
+    setNavigate(navigate: Navigate): void {
+      extra.navigate = navigate;
+    },
     redirectTo: extra.redirectTo,
     dispose() {
       closeChannel();
