@@ -10,8 +10,9 @@ const todos = createSlice({ name: 'todos', initialState: [] as string[], reducer
 
 export const cleanexit = createCleanexit({ baseUrl: '', redirectTo: '/' });
 const rootReducer = resetOnLogout(combineReducers({ auth: cleanexit.reducer, todos: todos.reducer }));
+const persistedReducer = persistReducer({ key: 'app', storage, blacklist: ['auth'] }, rootReducer);
 export const store = configureStore({
-  reducer: persistReducer({ key: 'app', storage, blacklist: ['auth'] }, rootReducer),
+  reducer: persistedReducer,
   middleware: (getDefault) =>
     getDefault({ serializableCheck: { ignoredActions: cleanexit.ignoredActions } }).concat(cleanexit.middleware),
 });
@@ -21,4 +22,8 @@ cleanexit.axios(http); // bearer, refresh once on `expired`, retry once
 export const apiFetch = cleanexit.fetch;
 
 export type RootState = ReturnType<typeof store.getState>;
+// The app's state keeps its types through createCleanexit, resetOnLogout and persistReducer.
+type IsAny<T> = 0 extends 1 & T ? true : false;
+export const stateIsTyped: IsAny<RootState> = false;
+export const userIsTyped: IsAny<RootState['auth']['user']> = false;
 export type AppDispatch = typeof store.dispatch;
