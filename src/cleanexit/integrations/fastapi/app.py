@@ -23,6 +23,7 @@ from ...settings import Settings
 from .auth import CleanExit
 from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from .responses import error_response, install_error_handlers, json_response
+from .web import add_cors, mount_spa
 
 __all__ = ["ImmutableStaticFiles", "app_from_env", "create_app"]
 
@@ -102,7 +103,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     # After the resource routes: Starlette matches in order, and resources are the hot path.
     app.include_router(auth.router)
-    _mount_demo(app)
+    if settings.web_dir is not None:
+        mount_spa(app, settings.web_dir, assets=ImmutableStaticFiles)  # issue 14: the app's build
+    else:
+        _mount_demo(app)
+    add_cors(app, settings.cors_origin_list())  # outermost: preflights never reach the routes
     return app
 
 
