@@ -23,7 +23,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     (build / "assets").mkdir(parents=True)
     (build / "index.html").write_text("<!doctype html><title>the app</title>")
     (build / "assets" / "index-abcdefgh.js").write_text("console.log('app')")
-    env = {"CLEANEXIT_WEB_DIR": str(build), "CLEANEXIT_CORS_ORIGINS": f"{APP}, http://127.0.0.1:5173"}
+    env = {
+        "CLEANEXIT_WEB_DIR": str(build),
+        "CLEANEXIT_CORS_ORIGINS": f"{APP}, http://127.0.0.1:5173",
+    }
     with start_server(tmp, env=env) as running:
         yield running
 
@@ -98,5 +101,5 @@ def test_no_cors_by_default() -> None:
 
 
 def test_web_dir_without_index_is_a_start_up_error(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="no index.html"):
+    with pytest.raises(RuntimeError, match=r"no index\.html"):
         start_server(tmp_path, env={"CLEANEXIT_WEB_DIR": str(tmp_path)})
