@@ -1,7 +1,8 @@
 // The seed's store.ts: configureStore + persistReducer + persistor, with cleanexit added.
 import { combineReducers, configureStore } from '@reduxjs/toolkit';
 import { persistReducer, persistStore } from 'redux-persist';
-import storage from 'redux-persist/lib/storage';
+// The ES module build: Vite's bundler would take lib/storage's CommonJS default for a namespace.
+import storage from 'redux-persist/es/storage';
 import { createCleanexit, resetOnLogout } from '@cleanexit/web';
 import { noticeSlice } from '../features/auth/noticeSlice';
 import { notesSlice } from '../features/notes/notesSlice';
