@@ -3,21 +3,33 @@ build, served by a real ``cleanexit serve`` with ``CLEANEXIT_WEB_DIR``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.support.server import DEMO_PASSWORD
+import httpx
+
+from tests.support.server import DEMO_PASSWORD, free_port
 from tests.web.driver import REPO, WEB, Page
 
 EXAMPLE = REPO / "examples" / "react-redux"
 READY = 'html[data-ready="true"]'
 
 
-def build_example(node: str, out: Path) -> Path:
-    """`npm run build:lib` (the package the example links), then the example's Vite build."""
-    env = {**os.environ, "NO_COLOR": "1", "CLEANEXIT_EXAMPLE_OUT": str(out)}
+def build_example(node: str, out: Path, *, api: str = "") -> Path:
+    """`npm run build:lib` (the package the example links), then the example's Vite build;
+    ``api``: the API's origin when it is not the one serving the app."""
+    env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "CLEANEXIT_EXAMPLE_OUT": str(out),
+        "VITE_CLEANEXIT_API": api,
+    }
     tsc = WEB / "node_modules" / "typescript" / "bin" / "tsc"
     vite = EXAMPLE / "node_modules" / "vite" / "bin" / "vite.js"
     for command, cwd in (
@@ -28,6 +40,31 @@ def build_example(node: str, out: Path) -> Path:
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert (out / "index.html").is_file()
     return out
+
+
+@contextlib.contextmanager
+def static_server(directory: Path) -> Iterator[int]:
+    """A plain static file server (no CSP of ours): the app's origin in the cross-origin test."""
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    process = subprocess.Popen(
+        [*command, "--directory", str(directory)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "static server did not start"
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 class ExamplePage:

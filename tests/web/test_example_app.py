@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import ServerProcess, start_server
+from tests.support.server import ServerProcess, free_port, start_server
 from tests.web.demo import assert_no_auth_data, refresh_cookie_is_dead, replay_from_outside
 from tests.web.driver import Context
-from tests.web.example import EXAMPLE, ExamplePage, build_example
+from tests.web.example import EXAMPLE, ExamplePage, build_example, static_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -154,3 +154,38 @@ def test_example_axios_refreshes_once_for_five_expired_calls(
         bearers = app.page.call("log")["bearers"]
         assert len(set(bearers)) == 2  # the expired token, then the one refreshed token
         assert not refresh_cookie_is_dead(server.url, app.storage())
+
+
+def test_example_with_the_api_on_another_origin(
+    new_context: NewContext, node: str, tmp_path: Path
+) -> None:
+    """app.site.localhost:P1 (a plain static server) calls api.site.localhost:P2 (cleanexit
+    serve, CLEANEXIT_CORS_ORIGINS): two origins of one site (`site.localhost`), CORS with
+    credentials. `*.localhost` is loopback to Chromium and a secure context (WebCrypto, Web
+    Locks), as an https deployment would be."""
+    api_port = free_port()
+    build = build_example(node, tmp_path / "dist", api=f"http://api.site.localhost:{api_port}")
+    with static_server(build) as app_port:
+        app_origin = f"http://app.site.localhost:{app_port}"
+        env = {"CLEANEXIT_CORS_ORIGINS": app_origin}
+        with start_server(tmp_path, port=api_port, env=env) as server:
+            app = ExamplePage(new_context().new_page(), app_origin).open()
+            app.sign_in("alice")  # login: credentials included, refresh cookie on the API host
+            token = app.steal_token()
+            assert replay_from_outside(server.url, token).status_code == 200
+            stored = app.storage()
+            # The API's CSRF cookie is not the app's to read: the value rides in the profile.
+            assert "cleanexit_csrf" not in stored["documentCookie"]
+            app.page.wait_until("localStorage.getItem('persist:cleanexit.auth') !== null")
+
+            app.open("/")  # a new page load: restored from the API's refresh cookie + CSRF value
+            app.wait_signed_in("alice")
+            assert "POST /auth/refresh" in app.page.requests()
+
+            app.log_out()
+            assert app.url == app_origin + "/"
+            assert app.notice()["outcome"] == "revoked"
+            after = app.storage()
+            assert_no_auth_data(after, secrets=[token], cookies_cleared=False)
+            assert replay_from_outside(server.url, token).status_code == 401
+            assert refresh_cookie_is_dead(server.url, after)

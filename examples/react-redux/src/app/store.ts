@@ -7,7 +7,13 @@ import { createCleanexit, resetOnLogout } from '@cleanexit/web';
 import { noticeSlice } from '../features/auth/noticeSlice';
 import { notesSlice } from '../features/notes/notesSlice';
 
+// The API's origin: '' when `cleanexit serve` serves this app too; `VITE_CLEANEXIT_API` at build
+// time for an API on another origin of the same site (the server lists this app's origin in
+// CLEANEXIT_CORS_ORIGINS).
+export const API_BASE: string = import.meta.env.VITE_CLEANEXIT_API ?? '';
+
 export const cleanexit = createCleanexit({
+  baseUrl: API_BASE,
   redirectTo: '/', // the seed's mini task: back to the sign-in page after logout
 });
 
