@@ -29,6 +29,7 @@ async function tokenApi() {
   let version = 1;
   let expired = false;
   let ended = false;
+  let stuck = false; // answers `expired` to every token, the refreshed one too
   const refreshes: RecordedRequest[] = [];
   const api = await startFakeApi((req, res) => {
     if (req.path === '/auth/login') return json(res, 200, body(version));
@@ -45,7 +46,7 @@ async function tokenApi() {
     if (req.path === '/auth/logout') return json(res, 200, { revoked: { sessions: ['sid-1'] } });
     const sent = req.headers['authorization'];
     if (ended) return refuse(res, 'revoked: session ended');
-    if (sent !== `Bearer t${version}` || expired) return refuse(res, 'expired');
+    if (sent !== `Bearer t${version}` || expired || stuck) return refuse(res, 'expired');
     return json(res, 200, { path: req.path, body: req.body });
   });
   servers.push(api);
@@ -54,6 +55,7 @@ async function tokenApi() {
     refreshes,
     expire: () => void (expired = true),
     endSession: () => void (ended = true),
+    alwaysExpired: () => void (stuck = true),
   };
 }
 
@@ -204,6 +206,26 @@ describe('the fetch wrapper', () => {
     await vi.waitFor(() => expect(app.navigate).toHaveBeenCalledWith('/'));
     expect(app.store.getState().auth.status).toBe('signedOut');
     expect(server.refreshes).toHaveLength(0); // not expired: no refresh attempted
+    app.cleanexit.dispose();
+  });
+});
+
+describe('retry once, not forever', () => {
+  it('an API that refuses the refreshed token too: one refresh, one retry, the 401 to the caller', async () => {
+    const server = await tokenApi();
+    const app = existingApp(server.api.baseUrl);
+    await app.cleanexit.start();
+    await app.store.dispatch(signIn({ username: 'alice', password: 'pw' }));
+    server.alwaysExpired();
+    const http = axios.create({ baseURL: server.api.baseUrl });
+    app.cleanexit.axios(http);
+    const error = await http.get('/items').catch((e: unknown) => e);
+    expect(axios.isAxiosError(error) && error.response?.status).toBe(401);
+    expect(server.refreshes).toHaveLength(1);
+    const viaFetch = await app.cleanexit.fetch(`${server.api.baseUrl}/items`);
+    expect(viaFetch.status).toBe(401);
+    expect(server.refreshes).toHaveLength(2);
+    expect(server.api.requests.filter((r) => r.path === '/items')).toHaveLength(4); // 2 + 2
     app.cleanexit.dispose();
   });
 });
