@@ -7,7 +7,7 @@ import { type ChannelOptions, createLogoutChannel } from './crossTab.js';
 import { type BackingStore, createEncryptedStorage, type EncryptedStorage, type PersistStorage } from './encryptedStorage.js';
 import { type AxiosLike, attachAxios, createAuthFetch, type HttpAuth } from './httpAdapters.js';
 import { createIndexedDbKeyStore, type KeyStore } from './keyStore.js';
-import { finishPendingLogout, forgetSession, type LogoutReport, performLogout } from './logout.js';
+import { finishPendingLogout, forgetSession, LOGIN_PATH, type LogoutReport, performLogout } from './logout.js';
 import { type Navigate, navigateWithHistory } from './navigation.js';
 import { createPeerRefreshes } from './peerRefresh.js';
 import { createPendingLogout, type PendingLogout } from './pendingLogout.js';
@@ -98,7 +98,7 @@ export function createCleanexit(options: CleanexitOptions = {}) {
     peers: createPeerRefreshes(now),
     refreshRaceWaitMs: options.refreshRaceWaitMs ?? 5000,
     navigate: options.navigate ?? navigateWithHistory,
-    redirectTo: options.redirectTo ?? '/',
+    redirectTo: options.redirectTo ?? LOGIN_PATH,
     pending: options.pending ?? createPendingLogout(),
     logoutTimeoutMs: options.logoutTimeoutMs ?? 5000,
     stepTimeoutMs: options.stepTimeoutMs ?? 2000,

@@ -50,6 +50,7 @@ export interface LogoutOptions {
   reason?: LogoutReason;
 }
 
+/** The default `redirectTo` of `createCleanexit` (the seed's "back to /"). */
 export const LOGIN_PATH = '/';
 
 /**
