@@ -21,9 +21,10 @@ EXAMPLE = REPO / "examples" / "react-redux"
 READY = 'html[data-ready="true"]'
 
 
-def build_example(node: str, out: Path, *, api: str = "") -> Path:
+def build_example(node: str, out: Path, *, api: str = "", typecheck: bool = False) -> Path:
     """`npm run build:lib` (the package the example links), then the example's Vite build;
-    ``api``: the API's origin when it is not the one serving the app."""
+    ``api``: the API's origin when it is not the one serving the app; ``typecheck``: run the
+    example's own `tsc --noEmit` too (Vite does not type-check)."""
     env = {
         **os.environ,
         "NO_COLOR": "1",
@@ -32,10 +33,14 @@ def build_example(node: str, out: Path, *, api: str = "") -> Path:
     }
     tsc = WEB / "node_modules" / "typescript" / "bin" / "tsc"
     vite = EXAMPLE / "node_modules" / "vite" / "bin" / "vite.js"
-    for command, cwd in (
+    commands = [
         ([node, str(tsc), "-p", "tsconfig.build.json"], WEB),
         ([node, str(vite), "build", "--logLevel", "error"], EXAMPLE),
-    ):
+    ]
+    if typecheck:
+        example_tsc = EXAMPLE / "node_modules" / "typescript" / "bin" / "tsc"
+        commands.append(([node, str(example_tsc), "--noEmit", "-p", "."], EXAMPLE))
+    for command, cwd in commands:
         result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert (out / "index.html").is_file()

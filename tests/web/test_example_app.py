@@ -26,7 +26,7 @@ NewContext = Callable[..., Context]
 def example_build(node: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (EXAMPLE / "node_modules" / ".package-lock.json").is_file():
         pytest.fail("examples/react-redux has no node_modules: run scripts/web-deps.sh")
-    return build_example(node, tmp_path_factory.mktemp("example") / "dist")
+    return build_example(node, tmp_path_factory.mktemp("example") / "dist", typecheck=True)
 
 
 def serve(tmp_path: Path, build: Path, **env: str) -> ServerProcess:
