@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cleanexit.server.attempts import AttemptOp, AttemptPolicy, Attempts
 from cleanexit.server.revocation import Revocation, RevocationView
 from cleanexit.server.stores import RefreshRecord, RotationStatus, SessionRecord, Store
 from cleanexit.server.stores.base import Rotation, RotationRequest
@@ -377,3 +378,59 @@ class StoreContract:
         current = await store.find_refresh(h("r2"))
         assert current is not None and current[0].current(NOW + 11)
         assert await store.find_refresh(h("ghost")) is None
+
+    # -- issue 15: login attempts shared by every instance ----------------------------------
+    POLICY = AttemptPolicy(free=3, base=10.0, cap=40.0, forget_after=100.0)
+
+    async def hit(self, store: Store, key: str, now: float) -> tuple[Attempts, bool]:
+        return await store.attempts(key, AttemptOp.HIT, now=now, policy=self.POLICY)
+
+    async def test_attempts_back_off_exponentially_after_the_free_ones(
+        self, store: Store, other: Store
+    ) -> None:
+        seen = [await self.hit(store if i % 2 else other, "login:u:x", NOW + i) for i in range(3)]
+        assert [(r.failures, ok) for r, ok in seen] == [(1, True), (2, True), (3, True)]
+        assert seen[-1][0].blocked_until == NOW + 2 + 10  # the 3rd counted: back off 10 s
+        refused, ok = await self.hit(other, "login:u:x", NOW + 11)
+        assert not ok and refused.failures == 3  # refused attempts are not counted
+        fourth, ok = await self.hit(store, "login:u:x", NOW + 12)
+        assert ok and fourth.failures == 4 and fourth.blocked_until == NOW + 12 + 20
+        fifth, ok = await self.hit(store, "login:u:x", NOW + 32)
+        assert ok and fifth.blocked_until == NOW + 32 + 40
+        sixth, ok = await self.hit(store, "login:u:x", NOW + 72)
+        assert ok and sixth.blocked_until == NOW + 72 + 40  # capped
+        other_key, ok = await self.hit(store, "login:u:y", NOW + 72)
+        assert ok and other_key.failures == 1  # keys are independent
+
+    async def test_attempts_clear_forgive_and_forget(self, store: Store, other: Store) -> None:
+        for i in range(3):
+            await self.hit(store, "login:ip:a", NOW + i)
+        forgiven, ok = await other.attempts(
+            "login:ip:a", AttemptOp.FORGIVE, now=NOW + 3, policy=self.POLICY
+        )
+        assert ok and forgiven.failures == 2 and forgiven.blocked_until == 0.0
+        cleared, _ = await store.attempts("login:ip:a", AttemptOp.CLEAR, now=NOW, policy=self.POLICY)
+        assert cleared == Attempts()
+        again, _ = await self.hit(other, "login:ip:a", NOW + 4)
+        assert again.failures == 1
+        later, _ = await self.hit(store, "login:ip:a", NOW + 4 + 100)  # forgotten by then
+        assert later.failures == 1
+
+    async def test_concurrent_attempts_are_all_counted(self, store: Store, other: Store) -> None:
+        policy = AttemptPolicy(free=100, base=1.0, cap=1.0, forget_after=100.0)
+        await asyncio.gather(
+            *(
+                (store if i % 2 else other).attempts(
+                    "login:u:z", AttemptOp.HIT, now=NOW, policy=policy
+                )
+                for i in range(20)
+            )
+        )
+        record, _ = await store.attempts("login:u:z", AttemptOp.HIT, now=NOW, policy=policy)
+        assert record.failures == 21
+
+    async def test_attempt_records_are_pruned(self, store: Store) -> None:
+        await self.hit(store, "login:u:gone", NOW)
+        await store.prune(now=NOW + 101)
+        record, _ = await self.hit(store, "login:u:gone", NOW + 101)
+        assert record.failures == 1

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cleanexit.errors import StoreUnavailableError
+from cleanexit.server.attempts import AttemptOp, AttemptPolicy
 from cleanexit.server.stores import RotationStatus, Store
 from cleanexit.server.stores.base import RotationRequest
 from cleanexit.server.stores.sqlite import SCHEMA_VERSION, SqliteStore
@@ -34,6 +35,17 @@ class TestSqliteStore(StoreContract):
         await other.open()
         yield other
         await other.close()
+
+
+async def test_prune_deletes_forgotten_login_attempts(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "c.db")
+    await store.open()
+    policy = AttemptPolicy(forget_after=100.0)
+    await store.attempts("login:u:a", AttemptOp.HIT, now=NOW, policy=policy)
+    await store.attempts("login:u:b", AttemptOp.HIT, now=NOW + 50, policy=policy)
+    assert await store.prune(now=NOW + 101) == 1
+    assert store.db.execute("SELECT key FROM login_attempts").fetchall() == [("login:u:b",)]
+    await store.close()
 
 
 async def test_files_are_private(tmp_path: Path) -> None:

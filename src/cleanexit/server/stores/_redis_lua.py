@@ -14,7 +14,7 @@ caller's strings, never re-formatted by Lua.
 
 from __future__ import annotations
 
-__all__ = ["PRUNE", "PUBLISH", "ROTATE", "SESSION_END", "SNAPSHOT", "USER_ADD"]
+__all__ = ["ATTEMPTS_CAS", "PRUNE", "PUBLISH", "ROTATE", "SESSION_END", "SNAPSHOT", "USER_ADD"]
 
 # Shared helpers. ``feed`` is a table of the six feed keys: stream, sid index, jti index,
 # user index (zsets scored by expiry), user cutoffs (hash), entry counter. Every stream entry
@@ -260,3 +260,15 @@ end
 return gone
 """
 )
+
+# Login attempts (issue 15): compare-and-set of one key, so the rule stays in Python
+# (attempts.decide_attempts) and the store only makes it atomic. KEYS: the record. ARGV: the
+# value read before deciding ('' = none), the new value ('' = delete), its TTL in ms.
+# Returns 1 when set, 0 when another instance changed it first (the caller decides again).
+ATTEMPTS_CAS = """
+local cur = redis.call('GET', KEYS[1]) or ''
+if cur ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1])
+else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1
+"""

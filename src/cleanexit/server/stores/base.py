@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from ..attempts import AttemptOp, AttemptPolicy, Attempts
 from ..revocation import Revocation
 
 if TYPE_CHECKING:
@@ -265,6 +266,16 @@ class Store(abc.ABC):
         from ..replica import PollingReplica
 
         return PollingReplica(store=self, clock=clock)
+
+    # -- login attempts (issue 15: throttling shared by every instance) -----------------
+    @abc.abstractmethod
+    async def attempts(
+        self, key: str, op: AttemptOp, *, now: float, policy: AttemptPolicy
+    ) -> tuple[Attempts, bool]:
+        """In one atomic step across every process sharing the store: read ``key``'s record,
+        apply ``attempts.decide_attempts(record, op, now=now, policy=policy)``, store what it
+        returns (delete on ``None``; keep it until ``Attempts.expires(policy)``), and return
+        ``(stored record or Attempts(), whether the attempt may go ahead)``."""
 
     # -- upkeep --------------------------------------------------------------------------
     @abc.abstractmethod

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from ..attempts import AttemptOp, AttemptPolicy, Attempts, decide_attempts
 from ..revocation import Revocation
 from .base import (
     REUSE_EVENT,
@@ -36,6 +37,7 @@ class MemoryStore(Store):
         self._events: list[SecurityEvent] = []
         self._seq = 0
         self._lock = asyncio.Lock()
+        self._attempts: dict[str, tuple[Attempts, float]] = {}  # key -> record, expires
 
     def __repr__(self) -> str:
         return f"MemoryStore(sessions={len(self._sessions)}, revocations={len(self._log)})"
@@ -159,8 +161,23 @@ class MemoryStore(Store):
     def change_marker(self) -> object:
         return self._seq
 
+    async def attempts(
+        self, key: str, op: AttemptOp, *, now: float, policy: AttemptPolicy
+    ) -> tuple[Attempts, bool]:
+        # No await inside: atomic with respect to every other coroutine of the process.
+        found = self._attempts.get(key)
+        record, admitted = decide_attempts(found[0] if found else None, op, now=now, policy=policy)
+        if record is None:
+            self._attempts.pop(key, None)
+            return Attempts(), admitted
+        self._attempts[key] = (record, record.expires(policy))
+        return record, admitted
+
     async def prune(self, *, now: float) -> int:
-        before = len(self._log) + len(self._refresh) + len(self._sessions)
+        stale = [key for key, (_, until) in self._attempts.items() if until <= now]
+        for key in stale:
+            del self._attempts[key]
+        before = len(self._log) + len(self._refresh) + len(self._sessions) + len(stale)
         self._log = [(seq, r) for seq, r in self._log if r.expires_at > now]
         self._refresh = {h: r for h, r in self._refresh.items() if r.expires_at > now}
         self._sessions = {k: s for k, s in self._sessions.items() if s.active(now)}

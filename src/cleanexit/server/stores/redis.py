@@ -29,6 +29,7 @@ from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from ...clock import Clock, system_clock
 from ...errors import ConfigurationError, StoreError, StoreUnavailableError
+from ..attempts import AttemptOp, AttemptPolicy, Attempts, decide_attempts
 from ..revocation import Revocation, RevocationKind
 from . import _redis_lua as lua
 from .base import (
@@ -129,6 +130,9 @@ class Keys:
 
     def user_events(self, sub: str) -> str:
         return f"{self.prefix}:user:{{{_tag(sub)}}}:events"
+
+    def attempts(self, key: str) -> str:
+        return f"{self.prefix}:attempts:{{{_tag(key)}}}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -621,6 +625,23 @@ class RedisStore(Store):
             raise _unavailable(exc) from exc
         return float(cutoff) if until is not None and until > now and cutoff else None
 
+    # -- login attempts ------------------------------------------------------------------------
+    @_boundary
+    async def attempts(
+        self, key: str, op: AttemptOp, *, now: float, policy: AttemptPolicy
+    ) -> tuple[Attempts, bool]:
+        name = self.keys.attempts(key)
+        while True:  # optimistic: decide on what was read, set only if it is still there
+            raw = await self.client.get(name) or ""
+            found = _attempts(raw)
+            record, admitted = decide_attempts(found, op, now=now, policy=policy)
+            if record == found:
+                return record or Attempts(), admitted
+            new = "" if record is None else _attempts_value(record)
+            ttl = 1 if record is None else _ttl_ms(record.expires(policy), now)
+            if await self._script("ATTEMPTS_CAS")(keys=[name], args=[raw, new, ttl]):
+                return record or Attempts(), admitted
+
     # -- upkeep --------------------------------------------------------------------------------
     @_boundary
     async def prune(self, *, now: float) -> int:
@@ -772,6 +793,17 @@ def _entry(rev: Revocation) -> tuple[str, str, float, float, str]:
     """A revocation as the PUBLISH script takes it (a token entry only if absent)."""
     mode = "absent" if rev.kind is RevocationKind.TOKEN else "max"
     return (rev.kind.value, rev.key, rev.expires_at, rev.cutoff, mode)
+
+
+def _attempts(raw: str) -> Attempts | None:
+    if not raw:
+        return None
+    failures, blocked, last = raw.split("|")
+    return Attempts(int(failures), float(blocked), float(last))
+
+
+def _attempts_value(record: Attempts) -> str:
+    return f"{record.failures}|{_f(record.blocked_until)}|{_f(record.last)}"
 
 
 def _ttl_ms(until: float, now: float) -> int:

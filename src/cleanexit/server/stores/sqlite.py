@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import orjson
 
 from ...errors import ConfigurationError, StoreUnavailableError
+from ..attempts import AttemptOp, AttemptPolicy, Attempts, decide_attempts
 from ..revocation import Revocation, RevocationKind
 from .base import (
     REUSE_EVENT,
@@ -67,6 +68,11 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS events (
       id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL,
       sub TEXT NOT NULL, sid TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '')""",
+    # Login attempts (issue 15). Created by every open, so no schema version bump: an older
+    # cleanexit opens a database that has it, and this one adds it to an older database.
+    """CREATE TABLE IF NOT EXISTS login_attempts (
+      key TEXT PRIMARY KEY, failures INTEGER NOT NULL, blocked_until REAL NOT NULL,
+      last REAL NOT NULL, expires_at REAL NOT NULL)""",
 ]
 # From version N to N + 1. Sessions written before access_until existed are assumed to have
 # tokens alive as long as the largest lifetime a setting allows (never shorter than needed).
@@ -355,6 +361,30 @@ class SqliteStore(Store):
 
         return await self._run(work)
 
+    # -- login attempts ------------------------------------------------------------------
+    async def attempts(
+        self, key: str, op: AttemptOp, *, now: float, policy: AttemptPolicy
+    ) -> tuple[Attempts, bool]:
+        def work() -> tuple[Attempts, bool]:
+            with _transaction(self.db) as db:  # BEGIN IMMEDIATE: one writer across processes
+                row = db.execute(
+                    "SELECT failures, blocked_until, last FROM login_attempts WHERE key=?", (key,)
+                ).fetchone()
+                found = Attempts(*row) if row else None
+                record, admitted = decide_attempts(found, op, now=now, policy=policy)
+                if record is None:
+                    db.execute("DELETE FROM login_attempts WHERE key=?", (key,))
+                    return Attempts(), admitted
+                if record != found:
+                    db.execute(
+                        "INSERT OR REPLACE INTO login_attempts VALUES (?,?,?,?,?)",
+                        (key, record.failures, record.blocked_until, record.last,
+                         record.expires(policy)),
+                    )  # fmt: skip
+            return record, admitted
+
+        return await self._run(work)
+
     # -- upkeep --------------------------------------------------------------------------
     async def prune(self, *, now: float) -> int:
         return await self._run(lambda: self.prune_sync(now=now))
@@ -370,6 +400,9 @@ class SqliteStore(Store):
             ).rowcount
             gone += db.execute(
                 "DELETE FROM events WHERE at <= ?", (now - EVENT_RETENTION,)
+            ).rowcount
+            gone += db.execute(
+                "DELETE FROM login_attempts WHERE expires_at <= ?", (now,)
             ).rowcount
         return int(gone)
 
