@@ -102,6 +102,9 @@ class ClaimError(InvalidTokenError):
 
 class RevokedTokenError(InvalidTokenError):
     default_description = "revoked"
+    # Whose token it was (verified claims, never token text): for the audit line (issue 15).
+    sub: str = ""
+    sid: str = ""
 
 
 class InvalidCredentialsError(CleanexitError):

@@ -13,12 +13,19 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock, system_clock
 from .errors import CleanexitError, ConfigurationError
+from .server.attempts import AttemptPolicy
+from .server.audit import AuditLog, configure_audit
 from .server.claims import ClaimsHook
+from .server.client_ip import ClientAddress, parse_networks
+from .server.counting import CountingGuard
+from .server.events import Observer, fan_out
 from .server.keys import KeyRing
 from .server.keystore import load_key_ring
+from .server.login_throttle import LoginThrottle
 from .server.replica import Guard, Replica
 from .server.sessions import Authenticator, SessionPolicy, SessionService
 from .server.stores import Store, open_store
@@ -26,6 +33,9 @@ from .server.tokens import TokenIssuer
 from .server.users import SqliteUsers
 from .server.verifier import Verifier
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .server.metrics import Metrics
 
 __all__ = ["BUNDLED_USERS", "Bundled", "Runtime", "build_runtime"]
 
@@ -49,6 +59,7 @@ class Runtime:
     service: SessionService
     users: SqliteUsers | None  # None: the application brings its own users
     clock: Clock
+    metrics: Metrics | None = None  # CLEANEXIT_METRICS (issue 15)
 
     async def start(self) -> None:
         await self.store.open()
@@ -65,16 +76,40 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
         """Open the store, start the replica and the pruning; undo it all on the way out."""
+        configure_audit(self.settings.audit_log)
         await self.start()
         pruner = asyncio.create_task(self._prune_forever(), name="cleanexit-prune")
-        log.info("cleanexit ready: store %s, %s keys", self.store.name, self.keys.algorithm)
+        log.info("cleanexit ready: store %r, %s keys", self.store, self.keys.algorithm)
         try:
-            yield
+            async with self._exporting():
+                yield
         finally:
             pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pruner
             await self.stop()
+
+    @contextlib.asynccontextmanager
+    async def _exporting(self) -> AsyncIterator[None]:
+        """Metrics (issue 15): the listener of ``CLEANEXIT_METRICS_ADDRESS`` and, with several
+        worker processes, the flush of this one's counts to the shared files."""
+        metrics = self.metrics
+        if metrics is None:
+            yield
+            return
+        from .server.metrics_server import flush_forever, serve_metrics
+
+        listener = serve_metrics(metrics, self.settings.metrics_listen())
+        flusher = asyncio.create_task(flush_forever(metrics), name="cleanexit-metrics")
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            metrics.flush()  # a worker's last counts stay in its files: totals never drop
+            if listener is not None:
+                listener.close()
 
     async def _prune_forever(self) -> None:
         while True:
@@ -128,6 +163,7 @@ def build_runtime(
         # Every token a retired key signed has expired this long after its retirement.
         retire_after=settings.access_ttl + settings.leeway,
         now=clock(),
+        generate=not settings.production,  # issue 15: each instance would make its own
     )
     store = open_store(settings.store_url_resolved(), **_store_options(settings))
     replica = store.make_replica(clock=clock)
@@ -138,7 +174,8 @@ def build_runtime(
         leeway=settings.leeway,
         clock=clock,
     )
-    guard = Guard(verifier=verifier, replica=replica)
+    # With metrics on, the hot path counts in plain integers (server.counting, issue 15).
+    guard = (CountingGuard if settings.metrics else Guard)(verifier=verifier, replica=replica)
     issuer = TokenIssuer(
         keys=keys,
         issuer=settings.issuer,
@@ -162,8 +199,50 @@ def build_runtime(
         claims=claims,
         policy=policy,
         clock=clock,
+        throttle=_login_throttle(settings, store, clock),
     )
-    return Runtime(settings, keys, store, replica, guard, service, users, clock)
+    metrics = _metrics(settings, guard, replica)
+    service.observer = _observer(settings, metrics)
+    return Runtime(settings, keys, store, replica, guard, service, users, clock, metrics)
+
+
+# -- issue 15: operations --------------------------------------------------------------------
+def _login_throttle(settings: Settings, store: Store, clock: Clock) -> LoginThrottle | None:
+    if not settings.login_throttle:
+        return None
+    proxies = ClientAddress(parse_networks(settings.trusted_proxies))
+    common: dict[str, Any] = {
+        "base": settings.login_backoff,
+        "cap": settings.login_backoff_max,
+        "forget_after": settings.login_forget_after,
+    }
+    return LoginThrottle(
+        store=store,
+        per_user=AttemptPolicy(free=settings.login_free_attempts, **common),
+        per_address=AttemptPolicy(free=settings.login_address_free_attempts, **common),
+        exempt=proxies.is_trusted,  # a proxy's own address stands for all its clients
+        clock=clock,
+    )
+
+
+def _metrics(settings: Settings, guard: Guard, replica: Replica) -> Metrics | None:
+    if not settings.metrics:
+        return None
+    from .server.metrics import Metrics
+
+    assert isinstance(guard, CountingGuard)
+    return Metrics(
+        guard=guard, replica=replica, multiprocess_dir=settings.metrics_multiprocess_dir()
+    )
+
+
+def _observer(settings: Settings, metrics: Metrics | None) -> Observer | None:
+    observers: list[Observer] = []
+    if settings.audit_log.strip().lower() != "off":
+        observers.append(AuditLog())
+    if metrics is not None:
+        observers.append(metrics)
+    return fan_out(observers)
 
 
 def _store_options(settings: Settings) -> dict[str, object]:

@@ -10,6 +10,7 @@ cookie without ``Secure``, demo users and weak introspection secrets. The errors
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -66,11 +67,25 @@ class Settings(BaseSettings):
     # Comma-separated exact origins allowed to call the API with credentials (CORS); no `*`.
     cors_origins: str = ""
 
+    # -- operations (issue 15): audit trail, metrics, proxies, login throttling ----------------
+    audit_log: str = "stdout"  # stdout | stderr | logger | off | a file path
+    metrics: bool = False  # /metrics: needs metrics_address or metrics_token
+    metrics_address: str | None = None  # "127.0.0.1:9464": its own listener
+    metrics_token: SecretStr | None = None  # Bearer token for /metrics on the API's port
+    trusted_proxies: str = ""  # addresses/networks whose X-Forwarded-For is believed
+    login_throttle: bool = True
+    login_free_attempts: int = Field(default=5, ge=1, le=1000)  # per username
+    login_address_free_attempts: int = Field(default=50, ge=1, le=1_000_000)  # per address
+    login_backoff: float = Field(default=1.0, gt=0, le=3600)  # first back-off, doubled
+    login_backoff_max: float = Field(default=900.0, gt=0, le=86400)
+    login_forget_after: float = Field(default=3600.0, gt=0, le=30 * 86400)
+
     @model_validator(mode="after")
     def _refuse_weakening(self) -> Settings:
         # ConfigurationError is not a ValueError: pydantic lets it through unwrapped.
         self.introspection_credentials()  # malformed entries are an error in any mode
         self.cors_origin_list()
+        self._check_operations()
         if self.production:
             problems = self._production_problems()
             if problems:
@@ -89,6 +104,7 @@ class Settings(BaseSettings):
         if self.demo:
             problems.append("demo users (--demo) have a published password")
         problems.extend(self._weak_clients())
+        problems.extend(self._production_operations())
         return problems
 
     def _weak_clients(self) -> list[str]:
@@ -104,6 +120,9 @@ class Settings(BaseSettings):
         found = self._weak_clients()
         if self.production and self.docs:
             found.append("CLEANEXIT_DOCS=true: /docs and /openapi.json are public")
+        if self.production and not self.login_throttle:
+            found.append("CLEANEXIT_LOGIN_THROTTLE=false: nothing slows down password guessing")
+        found.extend(self._weak_metrics_token())
         return found
 
     def signing_secret(self) -> Secret | None:
@@ -150,3 +169,56 @@ class Settings(BaseSettings):
                 )
             clients[client] = secret
         return clients
+
+    # -- operations (issue 15) -------------------------------------------------------------
+    def _check_operations(self) -> None:
+        from .server.client_ip import parse_networks
+
+        parse_networks(self.trusted_proxies)
+        self.metrics_listen()
+        if self.metrics and self.metrics_address is None and self.metrics_token is None:
+            raise ConfigurationError(
+                "CLEANEXIT_METRICS=true needs CLEANEXIT_METRICS_ADDRESS (a listener of its own, "
+                "e.g. 127.0.0.1:9464) or CLEANEXIT_METRICS_TOKEN (a Bearer token for /metrics "
+                "on the API's port): metrics are not for the public"
+            )
+        if self.login_backoff > self.login_backoff_max:
+            raise ConfigurationError(
+                "CLEANEXIT_LOGIN_BACKOFF is more than CLEANEXIT_LOGIN_BACKOFF_MAX"
+            )
+
+    def _production_operations(self) -> list[str]:
+        problems = []
+        if self.require_durable_redis is False:
+            problems.append(
+                "CLEANEXIT_REQUIRE_DURABLE_REDIS=false: a Redis that keeps nothing on disk "
+                "forgets every revocation when it restarts"
+            )
+        if self.metrics_token is not None and (
+            reason := weakness(self.metrics_token.get_secret_value(), min_chars=MIN_CLIENT_SECRET)
+        ):
+            problems.append(f"CLEANEXIT_METRICS_TOKEN is weak ({reason}); {_GENERATE}")
+        return problems
+
+    def _weak_metrics_token(self) -> list[str]:
+        if self.production or self.metrics_token is None:
+            return []
+        reason = weakness(self.metrics_token.get_secret_value(), min_chars=MIN_CLIENT_SECRET)
+        return [f"CLEANEXIT_METRICS_TOKEN is weak ({reason})"] if reason else []
+
+    def metrics_listen(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the metrics listener, or ``None`` (``[::1]:9464`` for IPv6)."""
+        if self.metrics_address is None:
+            return None
+        host, _, port = self.metrics_address.strip().rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigurationError(
+                "CLEANEXIT_METRICS_ADDRESS: expected host:port, e.g. 127.0.0.1:9464"
+            )
+        return host, int(port)
+
+    def metrics_multiprocess_dir(self) -> str | None:
+        """prometheus-client's multiprocess directory (``cleanexit serve --workers N`` sets
+        it; any other multi-process server must set it, empty, before starting)."""
+        return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None

@@ -170,7 +170,7 @@ def test_readiness_reports_the_replica(instances: list[ServerProcess]) -> None:
     body = httpx.get(instances[1].url + "/readyz").json()
     assert body["status"] == "ready"
     assert body["replica"]["mode"] == "replica" and body["replica"]["fresh"] is True
-    assert body["store"]["backend"] == "redis" and body["store"]["persistence"]["aof"] is True
+    assert body["store"] == {"backend": "redis", "mode": "replica", "durable": True}
 
 
 # -- strict mode ----------------------------------------------------------------------------

@@ -8,8 +8,12 @@ a client-only install (``cleanexit[client]``) runs ``login``, ``whoami``, ``sess
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -61,9 +65,6 @@ def serve(
     """Run the auth service (uvicorn) with the embedded SQLite store unless --store-url says.
 
     Creates the data directory if it does not exist."""
-    with server_imports():
-        import uvicorn
-
     data_dir = data_dir.resolve()
     if data_dir.exists() and not data_dir.is_dir():
         raise ConfigurationError(f"data directory {data_dir} is not a directory")
@@ -72,6 +73,14 @@ def serve(
     os.environ["CLEANEXIT_DEMO"] = "true" if demo else "false"
     if store_url:
         os.environ["CLEANEXIT_STORE_URL"] = store_url
+    with _metrics_dir(workers):
+        _serve(data_dir, host, port, workers, demo, log_level)
+
+
+def _serve(data_dir: Path, host: str, port: int, workers: int, demo: bool, log_level: str) -> None:
+    with server_imports():
+        import uvicorn
+
     settings = _settings()
     if settings.cookie_secure is None and not settings.production and host in LOOPBACK:
         # Plain http on this machine only: decided from --host, never from a request.
@@ -89,6 +98,9 @@ def serve(
     for warning in _warnings(settings, host=host):
         typer.secho(f"  WARNING: {warning}", fg="red", err=True)
     echo(f"  listening  http://{host}:{port}/  ({workers} worker{'s' * (workers > 1)})")
+    if settings.metrics:
+        where = settings.metrics_address or "/metrics on this port (CLEANEXIT_METRICS_TOKEN)"
+        echo(f"  metrics    {where}")
     uvicorn.run(
         "cleanexit.integrations.fastapi:app_from_env",
         factory=True,
@@ -97,7 +109,28 @@ def serve(
         workers=workers,
         log_level=log_level,
         server_header=False,
+        # The client address comes from X-Forwarded-For only through CLEANEXIT_TRUSTED_PROXIES
+        # (server.client_ip). uvicorn's own rewrite trusts 127.0.0.1 by default, which would
+        # let any local process, or a proxy we were not told about, pick its address.
+        proxy_headers=False,
     )
+
+
+@contextlib.contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """Several workers with metrics on: a fresh prometheus-client multiprocess directory,
+    shared by the workers (they inherit the variable) and removed when the server stops. One
+    the operator set is used as it is (it must be emptied before each start)."""
+    if workers < 2 or os.environ.get("PROMETHEUS_MULTIPROC_DIR") or not _settings().metrics:
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="cleanexit-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    try:
+        yield
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _seed_demo(users: SqliteUsers | None, host: str) -> None:

@@ -36,8 +36,10 @@ __all__ = [
 AUTHN_LOGIN_SUCCESS: Final = "authn_login_success"
 AUTHN_LOGIN_FAIL: Final = "authn_login_fail"
 AUTHN_LOGIN_FAIL_MAX: Final = "authn_login_fail_max"  # a failure that starts a back-off
-AUTHN_TOKEN_REVOKED: Final = "authn_token_revoked"  # an access token deny-listed, a cutoff set
-AUTHN_TOKEN_REUSE: Final = "authn_token_reuse"  # a rotated refresh token presented again
+# an access token deny-listed, a cutoff set:
+AUTHN_TOKEN_REVOKED: Final = "authn_token_revoked"  # noqa: S105 - an event name
+# a rotated refresh token presented again:
+AUTHN_TOKEN_REUSE: Final = "authn_token_reuse"  # noqa: S105 - an event name
 EXCESS_RATE_LIMIT_EXCEEDED: Final = "excess_rate_limit_exceeded"  # a login refused (429)
 SESSION_CREATED: Final = "session_created"
 SESSION_RENEWED: Final = "session_renewed"  # refresh-token rotation

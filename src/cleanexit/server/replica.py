@@ -126,7 +126,7 @@ class Guard:
         if replica.strict or not replica.is_fresh():
             return False
         if (reason := replica.view.reason(claims)) is not None:
-            raise _revoked(reason)
+            raise _revoked(reason, claims)
         return True
 
     async def check(self, claims: AccessClaims) -> None:
@@ -137,8 +137,10 @@ class Guard:
             await replica.remote_reason(claims) if replica.strict else replica.view.reason(claims)
         )
         if reason is not None:
-            raise _revoked(reason)
+            raise _revoked(reason, claims)
 
 
-def _revoked(reason: str) -> RevokedTokenError:
-    return RevokedTokenError(f"revoked: {reason}" if reason != "revoked" else None)
+def _revoked(reason: str, claims: AccessClaims) -> RevokedTokenError:
+    exc = RevokedTokenError(f"revoked: {reason}" if reason != "revoked" else None)
+    exc.sub, exc.sid = claims.sub, claims.sid
+    return exc

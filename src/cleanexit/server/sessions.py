@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from ..clock import Clock, Sleep, system_clock
 from ..errors import (
+    CleanexitError,
     ConfigurationError,
     ExpiredTokenError,
     InvalidCredentialsError,
@@ -23,9 +25,13 @@ from ..errors import (
     InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
+    RateLimitedError,
     RevokedTokenError,
 )
+from . import events as ev
 from .claims import ClaimsHook, app_claims, check_claims_mapping
+from .events import AuthEvent, Observer
+from .login_throttle import LoginThrottle
 from .replica import Guard
 from .revocation import Revocation, RevocationKind
 from .stores.base import RefreshRecord, RotationRequest, RotationStatus, SessionRecord, Store
@@ -94,6 +100,9 @@ class LogoutResult:
     sessions: Sequence[str] = ()
     access_token: bool = False
     user_cutoff: float | None = None
+    # For the audit line only, never in the response: whose, and which access token.
+    sub: str | None = field(default=None, compare=False)
+    jti: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +129,8 @@ class SessionService:
         policy: SessionPolicy | None = None,
         clock: Clock = system_clock,
         sleep: Sleep = asyncio.sleep,
+        throttle: LoginThrottle | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.store = store
         self.issuer = issuer
@@ -129,6 +140,12 @@ class SessionService:
         self.policy = policy or SessionPolicy(access_ttl=issuer.access_ttl)
         self._clock = clock
         self._sleep = sleep
+        self.throttle = throttle  # login back-off shared through the store (issue 15)
+        self.observer = observer  # audit log and metrics (issue 15)
+
+    def _emit(self, **fields: Any) -> None:
+        if self.observer is not None:
+            self.observer(AuthEvent(**fields))
 
     # -- sessions, login and refresh -----------------------------------------------------
     async def start_session(
@@ -158,6 +175,10 @@ class SessionService:
         refresh_exp = min(now + p.refresh_idle_ttl, session.expires_at)
         record = RefreshRecord(hash_refresh_token(refresh), sid, now, refresh_exp)
         await self.store.create_session(session, record)
+        self._emit(
+            kind="session", outcome="created", name=ev.SESSION_CREATED, user=sub,
+            session_id=sid, ip=ip, user_agent=user_agent, description="session created",
+        )  # fmt: skip
         return self._pair(session, refresh, refresh_exp, now, extra)
 
     async def login(
@@ -166,12 +187,79 @@ class SessionService:
         """Check a password with the ``Authenticator``, then ``start_session``."""
         if self.authenticator is None:
             raise ConfigurationError("password login needs an Authenticator")
+        who = {"user": username[:128], "ip": ip, "user_agent": user_agent}
+        ticket = None
+        if self.throttle is not None:
+            try:
+                ticket = await self.throttle.admit(username, ip)
+            except RateLimitedError as exc:
+                self._emit(
+                    kind="login", outcome="throttled", name=ev.EXCESS_RATE_LIMIT_EXCEEDED,
+                    level="WARN", description="sign-in refused during a back-off",
+                    extra={"retry_after": exc.retry_after}, **who,
+                )  # fmt: skip
+                raise
         sub = await self.authenticator.authenticate(username, password)
         if sub is None:
+            backoff = ticket is not None and ticket.backs_off(self._clock())
+            self._emit(
+                kind="login", outcome="failure", level="WARN",
+                name=ev.AUTHN_LOGIN_FAIL_MAX if backoff else ev.AUTHN_LOGIN_FAIL,
+                description="wrong username or password" + ("; back-off starts" * backoff),
+                **who,
+            )  # fmt: skip
             raise InvalidCredentialsError()
+        if self.throttle is not None and ticket is not None:
+            await self.throttle.succeeded(ticket)
+        self._emit(
+            kind="login", outcome="success", name=ev.AUTHN_LOGIN_SUCCESS,
+            description="password accepted", **{**who, "user": sub},
+        )  # fmt: skip
         return await self.start_session(sub, user_agent=user_agent, ip=ip)
 
     async def refresh(self, refresh_token: str, *, user_agent: str = "", ip: str = "") -> TokenPair:
+        started = time.perf_counter()
+        try:
+            pair = await self._refresh(refresh_token, user_agent=user_agent, ip=ip)
+        except InvalidGrantError as exc:
+            s: SessionRecord | None = getattr(exc, "session", None)
+            who = {"user": s.sub, "session_id": s.sid} if s else {}
+            self._refreshed(exc.reason, time.perf_counter() - started, ip, user_agent, **who)
+            raise
+        self._refreshed(
+            "rotated", time.perf_counter() - started, ip, user_agent,
+            user=pair.sub, session_id=pair.session_id,
+        )  # fmt: skip
+        return pair
+
+    def _refreshed(
+        self, outcome: str, seconds: float, ip: str, user_agent: str, **who: str
+    ) -> None:
+        sid = who.get("session_id", "")
+        who.update(ip=ip, user_agent=user_agent)
+        if outcome == "reused":
+            self._emit(
+                kind="refresh", outcome="reused", name=ev.AUTHN_TOKEN_REUSE, level="WARN",
+                description="a rotated refresh token was presented again: session ended "
+                "(possible theft)", seconds=seconds, sessions=[sid] if sid else [],
+                reason="refresh_token_reuse", **who,
+            )  # fmt: skip
+        elif outcome == "race":
+            self._emit(
+                kind="refresh", outcome="race", name=ev.AUTHN_TOKEN_REUSE, level="WARN",
+                description="a refresh token rotated moments ago was presented again "
+                "(within the grace window: session kept)", seconds=seconds,
+                extra={"within_grace": True}, **who,
+            )  # fmt: skip
+        elif outcome == "rotated":
+            self._emit(
+                kind="refresh", outcome="rotated", name=ev.SESSION_RENEWED,
+                description="refresh token rotated", seconds=seconds, **who,
+            )  # fmt: skip
+        else:  # unknown, expired or of an ended session: counted, not audited
+            self._emit(kind="refresh", outcome="invalid", seconds=seconds, **who)
+
+    async def _refresh(self, refresh_token: str, *, user_agent: str, ip: str) -> TokenPair:
         old = _refresh_hash(refresh_token)
         if old is None:
             raise InvalidGrantError(reason="invalid")
@@ -202,8 +290,11 @@ class SessionService:
                 "refresh token reuse: session %s of %s ended (possible theft)", s.sid, s.sub
             )
             self._apply([Revocation.session(s.sid, expires_at=s.deny_until(p.leeway))])
-            raise InvalidGrantError(
-                "refresh token reuse detected: the session was ended", reason="reused"
+            raise _with_session(
+                InvalidGrantError(
+                    "refresh token reuse detected: the session was ended", reason="reused"
+                ),
+                s,
             )
         if rotation.status is RotationStatus.RACE:
             assert s is not None
@@ -214,8 +305,11 @@ class SessionService:
                     s.sid,
                     s.sub,
                 )
-            raise InvalidGrantError(
-                "refresh token was just rotated by a concurrent request", reason="race"
+            raise _with_session(
+                InvalidGrantError(
+                    "refresh token was just rotated by a concurrent request", reason="race"
+                ),
+                s,
             )
         raise InvalidGrantError(reason="invalid")
 
@@ -262,6 +356,54 @@ class SessionService:
         bearer: str | None = None,
         refresh_token: str | None = None,
         scope: Scope = "current",
+        user_agent: str = "",
+        ip: str = "",
+    ) -> LogoutResult:
+        """``_logout``, reported to the observer (audit line, metrics, latency)."""
+        started = time.perf_counter()
+        try:
+            result = await self._logout(bearer=bearer, refresh_token=refresh_token, scope=scope)
+        except CleanexitError as exc:
+            self._emit(
+                kind="logout", outcome="refused", seconds=time.perf_counter() - started,
+                ip=ip, user_agent=user_agent, description=exc.description,
+            )  # fmt: skip
+            raise
+        self._ended(
+            result, kind="logout", outcome=scope, reason="logout", ip=ip, user_agent=user_agent,
+            seconds=time.perf_counter() - started,
+        )  # fmt: skip
+        return result
+
+    def _ended(self, result: LogoutResult, *, kind: str, outcome: str, reason: str,
+               user: str = "", **fields: Any) -> None:  # fmt: skip
+        """What a logout or a revocation ended: a token line, then a session line."""
+        common = {"user": result.sub or user, "session_id": result.session_id or "", **fields}
+        seconds = common.pop("seconds", None)
+        revoked: dict[str, Any] = {}
+        if result.jti is not None:
+            revoked["jti"] = result.jti
+        if result.user_cutoff is not None:
+            revoked["user_cutoff"] = result.user_cutoff
+        if revoked:
+            self._emit(
+                kind="", outcome="", name=ev.AUTHN_TOKEN_REVOKED, extra=revoked,
+                description="access token deny-listed" if "jti" in revoked
+                else "every token issued so far refused", **common,
+            )  # fmt: skip
+        self._emit(
+            kind=kind, outcome=outcome, seconds=seconds, sessions=list(result.sessions),
+            reason=reason, name=ev.SESSION_EXPIRED if result.sessions else None,
+            description=f"{len(result.sessions)} session(s) ended ({reason})",
+            extra={"scope": result.scope}, **common,
+        )  # fmt: skip
+
+    async def _logout(
+        self,
+        *,
+        bearer: str | None = None,
+        refresh_token: str | None = None,
+        scope: Scope = "current",
     ) -> LogoutResult:
         """End what ``scope`` names, with whatever credentials the caller holds.
 
@@ -286,7 +428,9 @@ class SessionService:
             self._apply([*extra, *revs])
             if not revs:
                 raise RevokedTokenError("revoked: session ended")
-            return _result("current", sids[0], revs, access_token=bool(extra))
+            sub = claims.sub if claims else found.family.sub if found.family else None
+            return _result("current", sids[0], revs, access_token=bool(extra), sub=sub,
+                           jti=claims.jti if extra and claims else None)  # fmt: skip
         sub, sid = found.live_identity(scope)
         revs = await self.store.end_user_sessions(
             sub,
@@ -298,7 +442,8 @@ class SessionService:
             extra=extra,
         )
         self._apply([*extra, *revs])
-        return _result(scope, sid, revs, access_token=bool(extra))
+        return _result(scope, sid, revs, access_token=bool(extra), sub=sub,
+                       jti=claims.jti if extra and claims else None)  # fmt: skip
 
     async def _identify(self, bearer: str | None, refresh_token: str | None) -> _Presented:
         claims: AccessClaims | None = None
@@ -337,7 +482,9 @@ class SessionService:
         floor = now + self.policy.access_ttl + self.policy.leeway + 1
         return Revocation.user(sub, cutoff=float(int(now) + 1), expires_at=floor)
 
-    async def end_session(self, claims: AccessClaims, sid: str) -> LogoutResult:
+    async def end_session(
+        self, claims: AccessClaims, sid: str, *, user_agent: str = "", ip: str = ""
+    ) -> LogoutResult:
         """End one of the caller's own sessions (``DELETE /auth/sessions/{sid}``)."""
         session = await self.store.get_session(sid)
         now, leeway = self._clock(), self.policy.leeway
@@ -345,7 +492,10 @@ class SessionService:
             raise NotFoundError("no such active session")
         revs = await self.store.end_sessions([sid], now=now, reason="revoked", leeway=leeway)
         self._apply(revs)
-        return _result("current", claims.sid, revs)
+        result = _result("current", claims.sid, revs, sub=claims.sub)
+        self._ended(result, kind="session_revoke", outcome="user", reason="revoked",
+                    ip=ip, user_agent=user_agent)  # fmt: skip
+        return result
 
     async def revoke_user(self, sub: str, *, reason: str = "admin") -> LogoutResult:
         """Log a user out everywhere (password change, account disabled)."""
@@ -354,7 +504,9 @@ class SessionService:
             sub, now=now, reason=reason, leeway=self.policy.leeway, cutoff=self._cutoff(sub, now)
         )
         self._apply(revs)
-        return _result("all", None, revs)
+        result = _result("all", None, revs, sub=sub)
+        self._ended(result, kind="session_revoke", outcome=reason, reason=reason)
+        return result
 
     async def revoke_session(self, sid: str, *, reason: str = "admin") -> LogoutResult:
         now = self._clock()
@@ -362,7 +514,9 @@ class SessionService:
             [sid], now=now, reason=reason, leeway=self.policy.leeway
         )
         self._apply(revs)
-        return _result("current", sid, revs)
+        result = _result("current", sid, revs)
+        self._ended(result, kind="session_revoke", outcome=reason, reason=reason)
+        return result
 
     async def sessions(self, claims: AccessClaims) -> list[SessionRecord]:
         return await self.store.list_sessions(claims.sub, now=self._clock())
@@ -373,14 +527,28 @@ class SessionService:
         refresh token of a family (current or rotated) ends its session, as logout would."""
         if token.startswith(REFRESH_PREFIX):
             family = await self._family(token)
+            self._emit(kind="token_revoke", outcome="refresh" if family else "ignored")
             if family is not None:
                 await self.revoke_session(family[1].sid, reason="rfc7009")
             return
         try:
             claims = await self.guard.authenticate(token)
         except InvalidTokenError:
+            self._emit(kind="token_revoke", outcome="ignored")
             return  # §2.2: invalid tokens need no revocation
         await self._revoke_access(claims)
+        self._emit(
+            kind="token_revoke", outcome="access", name=ev.AUTHN_TOKEN_REVOKED, user=claims.sub,
+            session_id=claims.sid, extra={"jti": claims.jti}, description="RFC 7009 revocation",
+        )  # fmt: skip
+
+    def report_refused(self, exc: RevokedTokenError, *, ip: str = "", user_agent: str = "") -> None:
+        """A revoked access token was presented (a copy replayed after logout, say)."""
+        self._emit(
+            kind="", outcome="", name=ev.SESSION_USE_AFTER_EXPIRE, level="WARN",
+            user=exc.sub, session_id=exc.sid, ip=ip, user_agent=user_agent,
+            description=exc.description,
+        )  # fmt: skip
 
     async def introspect(self, token: str) -> dict[str, Any]:
         """RFC 7662 §2.2: ``active`` only for a token that is valid right now."""
@@ -431,12 +599,23 @@ class SessionService:
 
 
 def _result(
-    scope: Scope, sid: str | None, revs: Sequence[Revocation], *, access_token: bool = False
+    scope: Scope,
+    sid: str | None,
+    revs: Sequence[Revocation],
+    *,
+    access_token: bool = False,
+    sub: str | None = None,
+    jti: str | None = None,
 ) -> LogoutResult:
     """What the store recorded, as the caller is told it (invariant 8)."""
     ended = tuple(r.key for r in revs if r.kind is RevocationKind.SESSION)
     cutoff = next((r.cutoff for r in revs if r.kind is RevocationKind.USER), None)
-    return LogoutResult(scope, sid, ended, access_token, cutoff)
+    return LogoutResult(scope, sid, ended, access_token, cutoff, sub=sub, jti=jti)
+
+
+def _with_session(exc: InvalidGrantError, session: SessionRecord) -> InvalidGrantError:
+    exc.session = session  # type: ignore[attr-defined]  # who it was, for the audit line
+    return exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -409,7 +409,9 @@ class StoreContract:
             "login:ip:a", AttemptOp.FORGIVE, now=NOW + 3, policy=self.POLICY
         )
         assert ok and forgiven.failures == 2 and forgiven.blocked_until == 0.0
-        cleared, _ = await store.attempts("login:ip:a", AttemptOp.CLEAR, now=NOW, policy=self.POLICY)
+        cleared, _ = await store.attempts(
+            "login:ip:a", AttemptOp.CLEAR, now=NOW, policy=self.POLICY
+        )
         assert cleared == Attempts()
         again, _ = await self.hit(other, "login:ip:a", NOW + 4)
         assert again.failures == 1

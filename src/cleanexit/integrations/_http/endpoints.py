@@ -27,7 +27,9 @@ from ...errors import (
     InvalidTokenError,
     MalformedTokenError,
     RateLimitedError,
+    RevokedTokenError,
 )
+from ...server.client_ip import ClientAddress
 from ...server.replica import Guard
 from ...server.sessions import LogoutResult, SessionService, TokenPair
 from ...server.throttle import FailureThrottle
@@ -109,6 +111,7 @@ class AuthEndpoints:
         cookie_secure: bool = True,
         introspection_clients: Mapping[str, str] | None = None,
         client_throttle: FailureThrottle | None = None,
+        client_address: ClientAddress | None = None,
     ) -> None:
         self.service = service
         self.guard = guard
@@ -125,6 +128,16 @@ class AuthEndpoints:
         }
         self._unknown_client = self._client_digest(secrets.token_urlsafe(32))
         self.client_throttle = FailureThrottle() if client_throttle is None else client_throttle
+        # X-Forwarded-For only from CLEANEXIT_TRUSTED_PROXIES (issue 15): one rule for the
+        # address of sessions, audit lines and throttles.
+        self.client_address = client_address or ClientAddress()
+
+    def client_ip(self, request: Request) -> str:
+        return self.client_address.resolve(request.client, request.header("x-forwarded-for"))
+
+    def refused(self, request: Request, exc: RevokedTokenError) -> None:
+        """A revoked access token was presented: the audit trail's ``session_use_after_expire``."""
+        self.service.report_refused(exc, ip=self.client_ip(request), user_agent=request.user_agent)
 
     @property
     def password_login(self) -> bool:
@@ -134,7 +147,11 @@ class AuthEndpoints:
     # -- authentication of requests --------------------------------------------------------
     async def authenticate(self, request: Request) -> AccessClaims:
         """Verified, unrevoked claims, or an RFC 6750 error (503 when the state is unsure)."""
-        return await self.guard.authenticate(bearer(request.header("authorization")))
+        try:
+            return await self.guard.authenticate(bearer(request.header("authorization")))
+        except RevokedTokenError as exc:
+            self.refused(request, exc)
+            raise
 
     @staticmethod
     def check_scopes(claims: AccessClaims, needed: Sequence[str]) -> AccessClaims:
@@ -145,7 +162,7 @@ class AuthEndpoints:
     # -- routes ----------------------------------------------------------------------------
     async def login(self, body: LoginBody, request: Request) -> Response:
         pair = await self.service.login(
-            body.username, body.password, user_agent=request.user_agent, ip=request.client
+            body.username, body.password, user_agent=request.user_agent, ip=self.client_ip(request)
         )
         return self.tokens(pair, request, cookie=body.refresh_in_cookie)
 
@@ -159,7 +176,7 @@ class AuthEndpoints:
     ) -> Response:
         """What ``/auth/login`` answers, for a user the application signed in itself."""
         pair = await self.service.start_session(
-            sub, claims=claims, user_agent=request.user_agent, ip=request.client
+            sub, claims=claims, user_agent=request.user_agent, ip=self.client_ip(request)
         )
         return self.tokens(pair, request, cookie=cookie)
 
@@ -172,7 +189,7 @@ class AuthEndpoints:
             raise InvalidGrantError("no refresh token in the body or the cookie")
         try:
             pair = await self.service.refresh(
-                token, user_agent=request.user_agent, ip=request.client
+                token, user_agent=request.user_agent, ip=self.client_ip(request)
             )
         except InvalidGrantError as exc:
             response = error_response(exc)
@@ -214,7 +231,10 @@ class AuthEndpoints:
         if sent_bearer is None and refresh is None:
             raise CredentialsMissingError("send the access token (Bearer) or the refresh token")
         scope = body.scope if body else "current"
-        return await self.service.logout(bearer=sent_bearer, refresh_token=refresh, scope=scope)
+        return await self.service.logout(
+            bearer=sent_bearer, refresh_token=refresh, scope=scope,
+            user_agent=request.user_agent, ip=self.client_ip(request),
+        )  # fmt: skip
 
     async def sessions(self, request: Request) -> Response:
         claims = await self.authenticate(request)
@@ -239,7 +259,9 @@ class AuthEndpoints:
 
     async def end_session(self, session_id: str, request: Request) -> Response:
         claims = await self.authenticate(request)
-        result = await self.service.end_session(claims, session_id)
+        result = await self.service.end_session(
+            claims, session_id, user_agent=request.user_agent, ip=self.client_ip(request)
+        )
         return Response(200, result.to_dict())
 
     async def revoke(self, token: str) -> Response:
@@ -282,11 +304,12 @@ class AuthEndpoints:
     # -- RFC 7662 client authentication ----------------------------------------------------
     def _authenticate_client(self, request: Request) -> None:
         """RFC 7662 §2.1 client authentication (HTTP Basic), throttled per address."""
-        wait = self.client_throttle.retry_after(request.client)
+        address = self.client_ip(request)
+        wait = self.client_throttle.retry_after(address)
         if wait:
             raise RateLimitedError(retry_after=wait)
         if not self._client_matches(request.header("authorization")):
-            self.client_throttle.failed(request.client)
+            self.client_throttle.failed(address)
             raise InvalidClientError()
 
     def _client_matches(self, header: str) -> bool:

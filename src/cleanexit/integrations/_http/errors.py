@@ -9,6 +9,7 @@ application's bug, not the client's: 500 with a generic body, the description in
 from __future__ import annotations
 
 import logging
+import time
 
 from ...errors import (
     CleanexitError,
@@ -31,6 +32,10 @@ __all__ = ["REALM", "error_response", "status_of"]
 
 log = logging.getLogger("cleanexit.http")
 REALM = 'Bearer realm="cleanexit"'
+# Store errors name hosts, ports, paths and versions: the log gets them, bodies never (issue 15).
+PUBLIC_UNAVAILABLE = "the revocation state cannot be checked right now; retry shortly"
+_LOG_EVERY = 5.0  # seconds between two logged store errors (an outage must not flood the log)
+_logged_at = float("-inf")
 _STATUS: list[tuple[type[CleanexitError], int]] = [
     (CredentialsMissingError, 401),
     (InvalidTokenError, 401),
@@ -72,11 +77,24 @@ def error_response(exc: CleanexitError) -> Response:
         headers.append(("Retry-After", "1"))
     elif isinstance(exc, RateLimitedError):
         headers.append(("Retry-After", str(exc.retry_after)))  # RFC 6585 §4
+    body: dict[str, str]
+    if isinstance(exc, StoreUnavailableError):
+        _log_store_error(exc)
+        body = {"error": exc.error_code, "error_description": PUBLIC_UNAVAILABLE}
+        return Response(status, body, headers)
     if status == 500:
         log.error("cleanexit is misconfigured: %s", exc.description)
-        body: dict[str, str] = {"error": "server_error", "error_description": "internal error"}
+        body = {"error": "server_error", "error_description": "internal error"}
         return Response(500, body, headers)
     body = {"error": exc.error_code or "unauthorized", "error_description": exc.description}
     if isinstance(exc, InvalidGrantError):
         body["error_reason"] = exc.reason  # RFC 6749 §5.2 allows extension members
     return Response(status, body, headers)
+
+
+def _log_store_error(exc: StoreUnavailableError) -> None:
+    global _logged_at
+    now = time.monotonic()
+    if now - _logged_at >= _LOG_EVERY:
+        _logged_at = now
+        log.warning("answering 503: %s", exc.description)

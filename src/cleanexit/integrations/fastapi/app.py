@@ -23,7 +23,7 @@ from .responses import error_response, install_error_handlers, json_response
 from .web import mount_spa
 from .wiring import auth_for, install
 
-__all__ = ["ImmutableStaticFiles", "app_from_env", "create_app"]
+__all__ = ["ImmutableStaticFiles", "app_from_env", "create_app", "readiness"]
 
 log = logging.getLogger("cleanexit")
 STATIC = Path(str(resources.files("cleanexit") / "web" / "static"))
@@ -69,8 +69,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 await rt.replica.catch_up()
             store = await rt.store.ping()
         except CleanexitError as exc:
-            return error_response(exc)
-        return json_response({"status": "ready", "store": store, "replica": rt.replica.status()})
+            return error_response(exc)  # the details go to the log, not the body (issue 15)
+        return json_response(readiness(store, rt.replica.status()))
 
     @app.get("/.well-known/jwks.json")
     async def jwks() -> JSONResponse:
@@ -85,6 +85,26 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     else:
         _mount_demo(app)
     return app
+
+
+# What /readyz may tell anyone who asks: never a store's host, port, path or version (issue 15).
+_PUBLIC_REPLICA = ("mode", "ready", "fresh", "entries", "age_s", "stale_after_s", "fail_open")
+
+
+def readiness(store: dict[str, Any], replica: dict[str, Any]) -> dict[str, Any]:
+    """The public /readyz body: kinds and states, no addresses or versions."""
+    public_store: dict[str, Any] = {"backend": store.get("backend")}
+    for key in ("mode",):
+        if key in store:
+            public_store[key] = store[key]
+    persistence = store.get("persistence")
+    if isinstance(persistence, dict):
+        public_store["durable"] = bool(persistence.get("durable"))
+    return {
+        "status": "ready",
+        "store": public_store,
+        "replica": {k: replica[k] for k in _PUBLIC_REPLICA if k in replica},
+    }
 
 
 class ImmutableStaticFiles(StaticFiles):

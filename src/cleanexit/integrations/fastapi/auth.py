@@ -19,8 +19,9 @@ from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
 from starlette.responses import Response as StarletteResponse
 
-from ...errors import CleanexitError, InvalidRequestError
+from ...errors import CleanexitError, InvalidRequestError, RevokedTokenError
 from ...runtime import Runtime
+from ...server.client_ip import ClientAddress
 from ...server.replica import Guard
 from ...server.sessions import SessionService
 from ...server.throttle import FailureThrottle
@@ -42,6 +43,7 @@ from .responses import error_response, render
 __all__ = [
     "CSRF_COOKIE",
     "REFRESH_COOKIE",
+    "BearerClaims",
     "CleanExit",
     "LoginBody",
     "LogoutBody",
@@ -57,14 +59,21 @@ class BearerClaims(SecurityBase):
     unsure). A ``SecurityBase``, so FastAPI documents the bearer scheme on every route that
     depends on it."""
 
-    def __init__(self, guard: Guard) -> None:
+    def __init__(self, guard: Guard, endpoints: AuthEndpoints | None = None) -> None:
         self.model = HTTPBearerModel(bearerFormat="JWT")
         self.scheme_name = "bearer"
         self.guard = guard
+        self.endpoints = endpoints  # told of revoked tokens presented (audit, issue 15)
 
     async def __call__(self, request: Request) -> AccessClaims:
-        # The hot path: no neutral request object is built, only the header is read.
-        return await self.guard.authenticate(bearer(request.headers.get("authorization")))
+        # The hot path: no neutral request object is built, only the header is read (a try
+        # costs nothing until something is raised).
+        try:
+            return await self.guard.authenticate(bearer(request.headers.get("authorization")))
+        except RevokedTokenError as exc:
+            if self.endpoints is not None:
+                self.endpoints.refused(_neutral(request), exc)
+            raise
 
 
 class CleanExit:
@@ -80,6 +89,7 @@ class CleanExit:
         cookie_secure: bool = True,
         introspection_clients: Mapping[str, str] | None = None,
         client_throttle: FailureThrottle | None = None,
+        client_address: ClientAddress | None = None,
     ) -> None:
         self.service = service
         self.guard = guard
@@ -90,18 +100,19 @@ class CleanExit:
             cookie_secure=cookie_secure,
             introspection_clients=introspection_clients,
             client_throttle=client_throttle,
+            client_address=client_address,
         )
         self.router = APIRouter(prefix="/auth", tags=["auth"], route_class=_AuthRoute)
         self.runtime: Runtime | None = None  # set by install(): the parts behind it
         # The dependency of protected routes: `Depends(auth.require)`.
-        self.require = BearerClaims(guard)
+        self.require = BearerClaims(guard, self.endpoints)
         self._routes()
 
     # -- dependencies ----------------------------------------------------------------------
     async def optional(self, request: Request) -> AccessClaims | None:
         """Claims when a bearer token was sent (it must then be valid), else ``None``."""
         header = request.headers.get("authorization")
-        return None if header is None else await self.guard.authenticate(bearer(header))
+        return None if header is None else await self.require(request)
 
     def require_scope(self, *scopes: str) -> Callable[..., Awaitable[AccessClaims]]:
         """A dependency: ``require`` plus every one of ``scopes`` in the token's ``scope``

@@ -14,20 +14,23 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.responses import Response
 
 from ...errors import CleanexitError
 from ...runtime import BUNDLED_USERS, Bundled, Runtime, build_runtime
 from ...server.claims import ClaimsHook
+from ...server.client_ip import ClientAddress, parse_networks
 from ...server.sessions import Authenticator
 from ...settings import Settings
+from .._http.metrics import MetricsEndpoint
 from .auth import CleanExit
 from .middleware import BodyLimitMiddleware
 from .openapi import document
 from .responses import on_cleanexit_error
 from .web import add_cors
 
-__all__ = ["auth_for", "install"]
+__all__ = ["add_metrics_route", "auth_for", "install"]
 
 
 def install(
@@ -71,8 +74,23 @@ def install(
     # CLEANEXIT_CORS_ORIGINS (issue 14): a browser app on another origin of the same site.
     # Added last, so outermost: a preflight is answered before anything else sees it.
     add_cors(app, rt.settings.cors_origin_list())
+    add_metrics_route(app, rt)  # CLEANEXIT_METRICS_TOKEN (issue 15)
     app.state.cleanexit = auth
     return auth
+
+
+def add_metrics_route(app: FastAPI, runtime: Runtime) -> None:
+    """``GET /metrics`` behind ``CLEANEXIT_METRICS_TOKEN``, when metrics are on with a token."""
+    token = runtime.settings.metrics_token
+    if runtime.metrics is None or token is None:
+        return
+    endpoint = MetricsEndpoint(runtime.metrics, token=token.get_secret_value())
+
+    async def metrics(request: Request) -> Response:
+        status, headers, body = await endpoint(request.headers.get("authorization", ""))
+        return Response(body, status_code=status, headers=dict(headers))
+
+    app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
 
 
 def auth_for(runtime: Runtime) -> CleanExit:
@@ -84,6 +102,7 @@ def auth_for(runtime: Runtime) -> CleanExit:
         clear_site_data=settings.clear_site_data,
         cookie_secure=settings.refresh_cookie_secure(),
         introspection_clients=settings.introspection_credentials(),
+        client_address=ClientAddress(parse_networks(settings.trusted_proxies)),
     )
     auth.runtime = runtime
     return auth

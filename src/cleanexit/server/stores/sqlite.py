@@ -401,9 +401,7 @@ class SqliteStore(Store):
             gone += db.execute(
                 "DELETE FROM events WHERE at <= ?", (now - EVENT_RETENTION,)
             ).rowcount
-            gone += db.execute(
-                "DELETE FROM login_attempts WHERE expires_at <= ?", (now,)
-            ).rowcount
+            gone += db.execute("DELETE FROM login_attempts WHERE expires_at <= ?", (now,)).rowcount
         return int(gone)
 
     async def ping(self) -> dict[str, Any]:
