@@ -19,6 +19,7 @@ from tests.support.server import DEMO_PASSWORD, ServerProcess, start_server
 pytestmark = pytest.mark.slow
 USER, PASSWORD = "carol", "carol's own long password"
 CLIENT_ID, CLIENT_SECRET = "resource-server", "Zq3vX9sL0mT8rW2yB6nK4pD1fH7jC5gA"  # 32, mixed
+SIGNING_SECRET = "n4Jp8sWq2Lx7Rv0Tz5Yb3Kc9Hd6Gf1Ma-production-e2e-secret"
 PROXY_HEADERS: list[dict[str, str]] = [
     {},  # the client connected to 127.0.0.1 directly (what a proxy does)
     {"Host": "127.0.0.1"},  # nginx's default proxy_pass
@@ -44,6 +45,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
     tmp = tmp_path_factory.mktemp("production")
     env = {
         "CLEANEXIT_PRODUCTION": "1",
+        "CLEANEXIT_SECRET": SIGNING_SECRET,  # production never generates one (issue 15)
         "CLEANEXIT_INTROSPECTION_CLIENTS": f"{CLIENT_ID}:{CLIENT_SECRET}",
     }
     added = cli("users", "add", USER, "--data-dir", str(tmp / "data"), env=env, stdin=PASSWORD)
@@ -102,7 +104,11 @@ def test_docs_on_by_default_outside_production(live_server: ServerProcess) -> No
 
 
 def test_production_docs_when_enabled_explicitly(tmp_path: Path) -> None:
-    env = {"CLEANEXIT_PRODUCTION": "1", "CLEANEXIT_DOCS": "true"}
+    env = {
+        "CLEANEXIT_PRODUCTION": "1",
+        "CLEANEXIT_DOCS": "true",
+        "CLEANEXIT_SECRET": SIGNING_SECRET,
+    }
     with start_server(tmp_path, env=env, demo=False) as server:
         assert httpx.get(server.url + "/openapi.json").status_code == 200
         assert httpx.get(server.url + "/docs").status_code == 200

@@ -257,10 +257,13 @@ def test_production_refuses_a_redis_that_keeps_nothing(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match="keeps nothing on disk"):
             server.start(timeout=15)
         (tmp_path / "b").mkdir()
+        # Issue 15: production no longer takes the opt-out; only a non-production server does.
+        opted_out = env(redis, CLEANEXIT_PRODUCTION="true", CLEANEXIT_REQUIRE_DURABLE_REDIS="false")
+        refused = ServerProcess(tmp_path / "b" / "data", env=opted_out, demo=False)
+        with pytest.raises(RuntimeError, match="CLEANEXIT_REQUIRE_DURABLE_REDIS=false"):
+            refused.start(timeout=15)
         relaxed = ServerProcess(
-            tmp_path / "b" / "data",
-            env=env(redis, CLEANEXIT_PRODUCTION="true", CLEANEXIT_REQUIRE_DURABLE_REDIS="false"),
-            demo=False,  # production refuses demo users (issue 9, finding 7)
+            tmp_path / "b" / "data", env=env(redis, CLEANEXIT_REQUIRE_DURABLE_REDIS="false")
         )
         with relaxed:
             assert httpx.get(relaxed.url + "/readyz").status_code == 200

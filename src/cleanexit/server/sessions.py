@@ -155,6 +155,7 @@ class SessionService:
         claims: Mapping[str, Any] | None = None,
         user_agent: str = "",
         ip: str = "",
+        _login: bool = False,
     ) -> TokenPair:
         """A new session for a user the application has already authenticated (its own
         password check, OAuth callback, magic link, passkey). ``claims`` go into every access
@@ -175,9 +176,15 @@ class SessionService:
         refresh_exp = min(now + p.refresh_idle_ttl, session.expires_at)
         record = RefreshRecord(hash_refresh_token(refresh), sid, now, refresh_exp)
         await self.store.create_session(session, record)
+        who = {"user": sub, "session_id": sid, "ip": ip, "user_agent": user_agent}
+        if _login:  # the audit trail: the password check, then the session it opened
+            self._emit(
+                kind="login", outcome="success", name=ev.AUTHN_LOGIN_SUCCESS,
+                description="password accepted", **who,
+            )  # fmt: skip
         self._emit(
-            kind="session", outcome="created", name=ev.SESSION_CREATED, user=sub,
-            session_id=sid, ip=ip, user_agent=user_agent, description="session created",
+            kind="session", outcome="created", name=ev.SESSION_CREATED,
+            description="session created", **who,
         )  # fmt: skip
         return self._pair(session, refresh, refresh_exp, now, extra)
 
@@ -211,11 +218,8 @@ class SessionService:
             raise InvalidCredentialsError()
         if self.throttle is not None and ticket is not None:
             await self.throttle.succeeded(ticket)
-        self._emit(
-            kind="login", outcome="success", name=ev.AUTHN_LOGIN_SUCCESS,
-            description="password accepted", **{**who, "user": sub},
-        )  # fmt: skip
-        return await self.start_session(sub, user_agent=user_agent, ip=ip)
+        pair = await self.start_session(sub, user_agent=user_agent, ip=ip, _login=True)
+        return pair
 
     async def refresh(self, refresh_token: str, *, user_agent: str = "", ip: str = "") -> TokenPair:
         started = time.perf_counter()
