@@ -113,3 +113,44 @@ def test_strong_secrets_pass(value: str) -> None:
 def test_weak_secrets_are_named_without_quoting(value: str) -> None:
     reason = weakness(value)
     assert reason is not None and (not value or value not in reason)
+
+
+# -- issue 15: operations --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"require_durable_redis": False}, "CLEANEXIT_REQUIRE_DURABLE_REDIS=false"),
+        ({"metrics": True, "metrics_token": "tiny-t0ken"}, "CLEANEXIT_METRICS_TOKEN is weak"),
+    ],
+)
+def test_production_refuses_operational_weakenings(
+    overrides: dict[str, object], expected: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="refused in production mode") as caught:
+        Settings(production=True, **overrides)  # type: ignore[arg-type]
+    assert expected in caught.value.description and "tiny-t0ken" not in caught.value.description
+
+
+def test_metrics_are_never_public_by_accident() -> None:
+    with pytest.raises(ConfigurationError, match="CLEANEXIT_METRICS_ADDRESS"):
+        Settings(metrics=True)
+    assert Settings(metrics=True, metrics_address="127.0.0.1:9464").metrics_listen() == (
+        "127.0.0.1",
+        9464,
+    )
+    assert Settings(metrics_address="[::1]:9").metrics_listen() == ("::1", 9)
+    with pytest.raises(ConfigurationError, match="host:port"):
+        Settings(metrics_address="9464")
+
+
+def test_trusted_proxies_are_checked() -> None:
+    with pytest.raises(ConfigurationError, match="CLEANEXIT_TRUSTED_PROXIES"):
+        Settings(trusted_proxies="10.0.0.0/8, nginx")
+    with pytest.raises(ConfigurationError, match="CLEANEXIT_LOGIN_BACKOFF"):
+        Settings(login_backoff=10, login_backoff_max=5)
+
+
+def test_throttling_off_is_said_out_loud_in_production() -> None:
+    assert any(
+        "LOGIN_THROTTLE" in w for w in Settings(production=True, login_throttle=False).warnings()
+    )

@@ -57,3 +57,37 @@ def test_503_says_when_to_retry() -> None:
 def test_quotes_cannot_break_the_challenge() -> None:
     header = error_response(errors.ClaimError('wrong "x"')).headers["www-authenticate"]
     assert header.count('"') == 6
+
+
+def test_store_errors_tell_the_log_not_the_client(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 15: a 503 body never names the store's host, port, path or version."""
+    import cleanexit.integrations._http.errors as http_errors
+
+    http_errors._logged_at = float("-inf")
+    exc = errors.StoreUnavailableError(
+        "redis: ConnectionError: Error 111 connecting to 10.1.2.3:6379"
+    )
+    response = error_response(exc)
+    body = json.loads(bytes(response.body))
+    assert response.status_code == 503 and body["error"] == "temporarily_unavailable"
+    assert (
+        "10.1.2.3" not in body["error_description"] and "6379" not in bytes(response.body).decode()
+    )
+    assert "10.1.2.3:6379" in caplog.text
+
+
+def test_readiness_body_has_no_hosts_or_versions() -> None:
+    from cleanexit.integrations.fastapi.app import readiness
+
+    store = {
+        "backend": "redis", "where": "10.1.2.3:6379", "mode": "replica", "redis_version": "7.2.4",
+        "persistence": {"durable": True, "detail": "appendonly yes"}, "path": "/srv/x.db",
+    }  # fmt: skip
+    replica = {"mode": "replica", "fresh": True, "entries": 3, "error": "10.1.2.3:6379 refused"}
+    body = json.dumps(readiness(store, replica))
+    assert "10.1.2.3" not in body and "7.2.4" not in body and "/srv" not in body
+    assert readiness(store, replica)["store"] == {
+        "backend": "redis",
+        "mode": "replica",
+        "durable": True,
+    }

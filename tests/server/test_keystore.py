@@ -11,11 +11,11 @@ import jwt
 import pytest
 
 from cleanexit.clock import ManualClock
-from cleanexit.errors import BadSignatureError
+from cleanexit.errors import BadSignatureError, ConfigurationError
 from cleanexit.runtime import Runtime, build_runtime
 from cleanexit.server.fastpath import FastPath
 from cleanexit.server.keys import SigningKey
-from cleanexit.server.keystore import expired_key_files, rotate_signing_key
+from cleanexit.server.keystore import expired_key_files, load_key_ring, rotate_signing_key
 from cleanexit.server.verifier import Verifier
 from cleanexit.settings import Settings
 
@@ -155,3 +155,24 @@ def test_a_secret_listed_as_active_and_previous_is_active(tmp_path: Path) -> Non
     assert rt.keys.retired == () and rt.keys.active.not_after is None
     token = rt.service.issuer.issue(sub="a", sid="s").token
     assert rt.guard.verifier.verify(token).sid == "s"
+
+
+# -- issue 15: production never generates key material ------------------------------------
+@pytest.mark.parametrize("algorithm", ["HS256", "EdDSA"])
+def test_production_does_not_generate_keys(tmp_path: Path, algorithm: str) -> None:
+    with pytest.raises(ConfigurationError, match="production mode") as caught:
+        load_key_ring(
+            tmp_path,
+            algorithm=algorithm,
+            retire_after=600,
+            now=1e9,
+            generate=False,  # type: ignore[arg-type]
+        )
+    assert "every instance" in caught.value.description
+    assert not (tmp_path / "secret").exists() and not (tmp_path / "keys").exists()
+
+
+def test_production_refuses_a_secret_file_it_may_have_made_itself(tmp_path: Path) -> None:
+    load_key_ring(tmp_path, algorithm="HS256", retire_after=600, now=1e9)  # made one
+    with pytest.raises(ConfigurationError, match="CLEANEXIT_SECRET"):
+        load_key_ring(tmp_path, algorithm="HS256", retire_after=600, now=1e9, generate=False)

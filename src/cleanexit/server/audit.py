@@ -75,7 +75,7 @@ def configure_audit(target: str) -> None:
         handler.close()
     choice = target.strip()
     if choice.lower() == "logger":
-        logger.propagate = True
+        logger.propagate, logger.disabled = True, False
         return
     logger.propagate = False  # one copy of each line, where configured
     logger.setLevel(logging.INFO)
