@@ -48,7 +48,7 @@ users_app = typer.Typer(help="Manage the standalone service's users.", no_args_i
 sessions_app = typer.Typer(
     help="Your sessions on the server (terminal client); `sessions list --user` is the admin view."
 )
-keys_app = typer.Typer(help="Signing keys (EdDSA / ES256 rotation).", no_args_is_help=True)
+keys_app = typer.Typer(help="Signing keys: list, rotate, retire, prune.", no_args_is_help=True)
 
 
 def preflight(settings: Settings) -> Runtime:
@@ -245,11 +245,16 @@ def keys_rotate(data_dir: DataDir = None) -> None:
     Restart the server (every instance) to sign with the new key."""
     settings = _asymmetric(data_dir)
     with server_imports():
-        from ..server.keystore import rotate_signing_key
+        from ..server.keystore import key_files, rotate_signing_key
+    from .ops import rotation_runbook
+
     path = rotate_signing_key(settings.data_dir, algorithm=settings.algorithm)
     typer.echo(f"new {settings.algorithm} signing key: {path} (data dir {settings.data_dir})")
-    lifetime = settings.access_ttl + settings.leeway
-    typer.echo(f"the previous key verifies for {lifetime} s more, then retires; restart to use it")
+    if len(key_files(settings.data_dir, settings.algorithm)) == 1:
+        typer.echo("it is the first one: give the keys folder to every instance, then start them")
+        return
+    for line in rotation_runbook(settings, path, now=dt.datetime.now(dt.UTC).timestamp()):
+        typer.echo(line)
 
 
 @keys_app.command("prune")
@@ -294,3 +299,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.command()(revoke)
     app.command()(prune)
+    from .ops import register as register_ops
+
+    register_ops(app, keys_app)  # keys list | retire, config show (issue 15)

@@ -32,7 +32,7 @@ from .._secret import Secret
 from ..errors import ConfigurationError
 from .keys import Algorithm, KeyRing, generate_private_pem, generate_secret, key_from_pem
 
-__all__ = ["expired_key_files", "load_key_ring", "rotate_signing_key"]
+__all__ = ["expired_key_files", "key_files", "load_key_ring", "rotate_signing_key"]
 
 log = logging.getLogger("cleanexit")
 _NS = 1_000_000_000
@@ -106,6 +106,11 @@ def rotate_signing_key(data_dir: Path, *, algorithm: Algorithm, now: float | Non
     path = folder / f"{algorithm.lower()}-{stamp}.pem"
     _write_private(path, generate_private_pem(algorithm))
     return path
+
+
+def key_files(data_dir: Path, algorithm: Algorithm) -> list[tuple[Path, float]]:
+    """EdDSA/ES256 key files, newest (the active key) first, with their creation times."""
+    return [(path, _created(path)) for path in _key_files(data_dir / "keys", algorithm)]
 
 
 def _key_files(folder: Path, algorithm: Algorithm) -> list[Path]:
