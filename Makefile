@@ -33,9 +33,10 @@ test: $(STAMP) system-deps
 	@$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 check: $(STAMP)
-	@$(BIN)/ruff check src tests benchmarks
-	@$(BIN)/ruff format --check src tests benchmarks
+	@$(BIN)/ruff check src tests benchmarks scripts
+	@$(BIN)/ruff format --check src tests benchmarks scripts
 	@$(BIN)/mypy
+	@$(BIN)/python scripts/configuration_doc.py --check
 
 bench: $(STAMP) system-deps
 	@$(BIN)/python -m benchmarks
