@@ -181,6 +181,15 @@ def test_throttling_across_two_instances_sharing_a_store(tmp_path: Path) -> None
         listed = httpx.get(a.url + "/auth/sessions", headers=bearer(right.json()["access_token"]))
         ips = {s["ip"] for s in listed.json()["sessions"]}
         assert ips == {"198.51.100.1"}  # through the trusted proxy: the client's address
+        # Behind a proxy (trusted proxies set), a loopback bind still means https outside:
+        # the refresh cookie keeps Secure (issue 15: a default proxy_pass lost it).
+        cookie = httpx.post(
+            a.url + "/auth/login",
+            json={"username": "bob", "password": DEMO_PASSWORD, "refresh_in_cookie": True},
+        )
+        assert cookie.status_code == 200
+        refresh = next(c for c in cookie.headers.get_list("set-cookie") if "cleanexit_refresh" in c)
+        assert "Secure" in refresh
 
         # No user enumeration: an unknown name is throttled exactly like a known one.
         known = attempts([a, b], "alice", "wrong password", "198.51.100.2", 8)

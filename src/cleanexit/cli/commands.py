@@ -82,7 +82,13 @@ def _serve(data_dir: Path, host: str, port: int, workers: int, demo: bool, log_l
         import uvicorn
 
     settings = _settings()
-    if settings.cookie_secure is None and not settings.production and host in LOOPBACK:
+    behind_proxy = bool(settings.trusted_proxies.strip())
+    if (
+        settings.cookie_secure is None
+        and not settings.production
+        and host in LOOPBACK
+        and not behind_proxy  # issue 15: behind a TLS proxy a loopback bind is still https
+    ):
         # Plain http on this machine only: decided from --host, never from a request.
         os.environ["CLEANEXIT_COOKIE_SECURE"] = "false"
         settings = _settings()
@@ -94,6 +100,8 @@ def _serve(data_dir: Path, host: str, port: int, workers: int, demo: bool, log_l
     if demo:
         _seed_demo(runtime.bundled_users(), host)
     cookie = "Secure" if settings.refresh_cookie_secure() else "not Secure (loopback, http)"
+    if not settings.refresh_cookie_secure() and host in LOOPBACK:
+        cookie += " — behind a TLS proxy set CLEANEXIT_TRUSTED_PROXIES (docs/deployment.md)"
     echo(f"  cookie     {cookie}; docs {'on' if settings.docs_enabled() else 'off'}")
     for warning in _warnings(settings, host=host):
         typer.secho(f"  WARNING: {warning}", fg="red", err=True)
