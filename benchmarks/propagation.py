@@ -39,7 +39,8 @@ def _pair(
 ) -> dict[str, Any]:
     data, logs = tmp / f"data-{name}", tmp / "logs"
     a = world.cleanexit_serve(f"{name}-A", data, logs=logs, env=env, demo=True)
-    b = world.cleanexit_serve(f"{name}-B", data, logs=logs, env=env)
+    # Both with --demo: a start without it removes the demo users the trials sign in as.
+    b = world.cleanexit_serve(f"{name}-B", data, logs=logs, env=env, demo=True)
     delays, requests = [], []
     try:
         with httpx.Client(base_url=a.url) as ca, httpx.Client(base_url=b.url) as cb:

@@ -67,3 +67,18 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     assert "CLEANEXIT_STORE_URL=redis://***@redis.internal:6379/0\n" in out
     assert "clients: rs;" in out
     assert "CLEANEXIT_LOGIN_BACKOFF=2.0\n" in out and "CLEANEXIT_ACCESS_TTL=600  (default)" in out
+
+
+def test_admin_revocations_join_a_file_audit_trail(tmp_path: Path) -> None:
+    from tests.support.server import start_server
+
+    audit = tmp_path / "audit.log"
+    with start_server(tmp_path, env={"CLEANEXIT_AUDIT_LOG": str(audit)}) as server:
+        server.login("alice")
+        done = cleanexit(
+            "revoke", "--user", "alice", "--data-dir", server.data_dir,
+            env={"CLEANEXIT_AUDIT_LOG": str(audit)},
+        )  # fmt: skip
+        assert done.returncode == 0 and done.stderr == ""
+    events = [line for line in audit.read_text().splitlines() if '"reason":"admin"' in line]
+    assert len(events) == 1 and '"event":"session_expired"' in events[0]

@@ -61,6 +61,11 @@ def preflight(settings: Settings) -> Runtime:
 def _runtime(settings: Settings) -> Runtime:
     with server_imports():
         from ..runtime import build_runtime
+        from ..server.audit import configure_audit
+    # Admin revocations join the audit trail when it is a file (issue 15); on a terminal the
+    # command's own report is the record, and its output stays what scripts parse.
+    if settings.audit_log.strip().lower() not in ("", "stdout", "stderr", "logger", "off"):
+        configure_audit(settings.audit_log)
     return build_runtime(settings)
 
 
