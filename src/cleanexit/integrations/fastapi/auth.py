@@ -42,6 +42,7 @@ from .responses import error_response, render
 __all__ = [
     "CSRF_COOKIE",
     "REFRESH_COOKIE",
+    "BearerClaims",
     "CleanExit",
     "LoginBody",
     "LogoutBody",
