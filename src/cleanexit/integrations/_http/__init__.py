@@ -20,11 +20,13 @@ from .endpoints import (
     parse_body,
 )
 from .errors import REALM, error_response, status_of
+from .host import Hosted, RuntimeHost, endpoints_for
 from .messages import NO_STORE, Request, Response
 
 __all__ = [
     "CSRF_COOKIE",
     "CSRF_HEADER",
+    "Hosted",
     "NO_STORE",
     "REALM",
     "REFRESH_COOKIE",
@@ -34,9 +36,11 @@ __all__ = [
     "RefreshBody",
     "Request",
     "Response",
+    "RuntimeHost",
     "bearer",
     "check_form_token",
     "describe_validation",
+    "endpoints_for",
     "error_response",
     "parse_body",
     "status_of",
