@@ -26,11 +26,11 @@ from .messages import NO_STORE, Request, Response
 __all__ = [
     "CSRF_COOKIE",
     "CSRF_HEADER",
-    "Hosted",
     "NO_STORE",
     "REALM",
     "REFRESH_COOKIE",
     "AuthEndpoints",
+    "Hosted",
     "LoginBody",
     "LogoutBody",
     "RefreshBody",
