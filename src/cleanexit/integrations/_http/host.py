@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures.thread  # noqa: F401 - registers its exit hook first: ours runs before it
 import contextlib
 import logging
 import os
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -106,7 +107,7 @@ class RuntimeHost:
         return claims
 
     async def aauthenticate(self, authorization: str | None) -> AccessClaims:
-        hosted = self._hosted or await asyncio.to_thread(self.hosted)
+        hosted = await self._ahosted()
         guard = hosted.guard
         claims = guard.verifier.verify(bearer(authorization))
         if not guard.check_now(claims):
@@ -121,21 +122,27 @@ class RuntimeHost:
 
     async def acall(self, work: Callable[[Hosted], Awaitable[T]]) -> T:
         """Run ``work(hosted)`` on the cleanexit loop from another loop."""
-        hosted = self._hosted or await asyncio.to_thread(self.hosted)
+        hosted = await self._ahosted()
         return await self._await(hosted, _coroutine(work(hosted)))
 
-    def _wait(self, hosted: Hosted, coro: Any) -> T:
+    async def _ahosted(self) -> Hosted:
+        hosted = self._hosted
+        if hosted is None:  # the first call starts it: not on the caller's loop
+            hosted = await asyncio.to_thread(self.hosted)
+        return hosted
+
+    def _wait(self, hosted: Hosted, coro: Coroutine[Any, Any, T]) -> T:
         future = asyncio.run_coroutine_threadsafe(coro, hosted.loop)
         try:
-            return future.result(self.timeout)  # type: ignore[no-any-return]
+            return future.result(self.timeout)
         except FutureTimeout:
             future.cancel()
             raise StoreUnavailableError("the store did not answer in time") from None
 
-    async def _await(self, hosted: Hosted, coro: Any) -> T:
+    async def _await(self, hosted: Hosted, coro: Coroutine[Any, Any, T]) -> T:
         future = asyncio.run_coroutine_threadsafe(coro, hosted.loop)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)  # type: ignore[no-any-return]
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
         except TimeoutError:
             raise StoreUnavailableError("the store did not answer in time") from None
 
@@ -188,7 +195,7 @@ class RuntimeHost:
         try:
             stopping.result(self.timeout)
         except Exception as exc:  # shutting down: say it, and go on stopping the loop
-            log.warning("cleanexit did not stop cleanly: %s", type(exc).__name__)
+            log.warning("cleanexit did not stop cleanly: %r", exc)
         _stop_loop(hosted.loop, hosted.thread)
 
     def _forget(self) -> None:
@@ -230,4 +237,7 @@ def _close_all() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_close_all)
+# Before the interpreter's thread pools refuse new work (concurrent.futures registers its
+# shutdown the same way, earlier, and these run last-registered first): closing the SQLite
+# store still needs its executor. ``atexit`` where that hook does not exist.
+getattr(threading, "_register_atexit", atexit.register)(_close_all)
