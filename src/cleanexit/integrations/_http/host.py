@@ -43,6 +43,7 @@ from .endpoints import AuthEndpoints, bearer
 
 if TYPE_CHECKING:
     from ...runtime import Runtime
+    from ...settings import Settings
 
 __all__ = ["Hosted", "RuntimeHost", "endpoints_for"]
 
@@ -79,8 +80,15 @@ class RuntimeHost:
     """``call`` / ``acall`` run coroutines on this process's cleanexit loop; ``authenticate``
     / ``aauthenticate`` check a bearer token, on the caller's thread whenever they can."""
 
-    def __init__(self, build: Callable[[], Runtime], *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        build: Callable[[], Runtime],
+        *,
+        settings: Settings | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self._build = build
+        self.settings = settings  # what ``build`` builds from, for the adapters' own limits
         self.timeout = timeout  # the longest a request waits for the store
         self._lock = threading.Lock()
         self._hosted: Hosted | None = None

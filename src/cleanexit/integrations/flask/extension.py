@@ -58,7 +58,7 @@ class CleanExit:
         def build() -> Any:
             return build_runtime(settings, authenticator=authenticator, claims=claims)
 
-        host = RuntimeHost(build)
+        host = RuntimeHost(build, settings=settings)
         host.prepare()  # configuration errors stop the app here, not at its first request
         app.extensions[EXTENSION] = host
         blueprint = auth_blueprint(
