@@ -78,3 +78,18 @@ def test_a_forked_worker_runs_its_own_loop(host: RuntimeHost) -> None:
     child.join(30)
     assert out.get(timeout=5) == ("ok", "alice", True)
     assert host.authenticate(f"Bearer {pair.access_token}").sub == "alice"  # parent unharmed
+
+
+def test_the_loop_does_not_inherit_the_callers_context(host: RuntimeHost) -> None:
+    """asgiref routes sync_to_async by context variables: a leaked request context made
+    Django's ASGI login wait forever for the request thread that was waiting for it."""
+    import contextvars
+
+    marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="clean")
+    marker.set("request context")
+
+    async def seen(_: object) -> str:
+        return marker.get()
+
+    assert host.call(seen) == "clean"
+    assert asyncio.run(host.acall(seen)) == "clean"

@@ -26,12 +26,14 @@ import asyncio
 import atexit
 import concurrent.futures.thread  # noqa: F401 - registers its exit hook first: ours runs before it
 import contextlib
+import contextvars
 import logging
 import os
 import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -140,7 +142,7 @@ class RuntimeHost:
         return hosted
 
     def _wait(self, hosted: Hosted, coro: Coroutine[Any, Any, T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, hosted.loop)
+        future = _submit(coro, hosted.loop)
         try:
             return future.result(self.timeout)
         except FutureTimeout:
@@ -148,7 +150,7 @@ class RuntimeHost:
             raise StoreUnavailableError("the store did not answer in time") from None
 
     async def _await(self, hosted: Hosted, coro: Coroutine[Any, Any, T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, hosted.loop)
+        future = _submit(coro, hosted.loop)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
         except TimeoutError:
@@ -211,6 +213,14 @@ class RuntimeHost:
         self._lock = threading.Lock()
         self._hosted = None
         self._failed_at = float("-inf")
+
+
+def _submit(coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> Future[T]:
+    """``run_coroutine_threadsafe`` in an empty context: the task would otherwise inherit the
+    caller's context variables, and asgiref keeps in them which thread must run the sync code
+    of a request (Django under ASGI): a ``sync_to_async`` on our loop (``aauthenticate``, the
+    ORM) would be sent to the request's own thread, which is blocked waiting for us."""
+    return contextvars.Context().run(asyncio.run_coroutine_threadsafe, coro, loop)
 
 
 async def _coroutine(awaitable: Awaitable[T]) -> T:
