@@ -1,4 +1,4 @@
-"""One real server per framework (two worker processes), shared by a module's tests."""
+"""One real server per framework (two worker processes), shared by the suite's tests."""
 
 from __future__ import annotations
 
@@ -51,12 +51,12 @@ def start(framework: Framework, tmp: Path, *, workers: int = 2, **env: str) -> C
     return server.start(timeout=60)
 
 
-@pytest.fixture(scope="module", params=FRAMEWORKS, ids=lambda f: f.name)
+@pytest.fixture(scope="session", params=FRAMEWORKS, ids=lambda f: f.name)
 def framework(request: pytest.FixtureRequest) -> Framework:
     return request.param  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app(framework: Framework, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     server = start(framework, tmp_path_factory.mktemp(framework.name))
     try:
