@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings as django_settings
+from django import conf
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from pydantic import ValidationError
@@ -29,7 +29,7 @@ _DEFAULT = object()
 
 
 def _raw() -> Mapping[str, Any]:
-    raw = getattr(django_settings, "CLEANEXIT", {})
+    raw = getattr(conf.settings, "CLEANEXIT", {})
     if not isinstance(raw, Mapping):
         raise ImproperlyConfigured("CLEANEXIT must be a dict of cleanexit settings")
     known = {name.upper() for name in Settings.model_fields} | DJANGO_KEYS

@@ -17,6 +17,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from .....cli.target import describe
 from ...host import get_host
 
+__all__ = ["Command"]
+
 
 class Command(BaseCommand):
     help = "Revoke sessions (log a user out everywhere), list them, prune the store."
