@@ -381,7 +381,8 @@ def _fig7(r: dict[str, Any]) -> list[str]:
         "`JWTStatelessUserAuthentication` (no query). Ratios are cleanexit's over each row, "
         "within its framework.",
         "",
-        "| app | requests/s | p50 ms | p99 ms | cleanexit's throughput ratio | cleanexit's p99 ratio | rounds |",
+        "| app | requests/s | p50 ms | p99 ms | cleanexit's throughput ratio "
+        "| cleanexit's p99 ratio | rounds |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in f["rows"]:
