@@ -122,13 +122,23 @@ class Guard:
     def check_now(self, claims: AccessClaims) -> bool:
         """``check`` without awaiting when the view may answer alone: True once decided
         (``RevokedTokenError`` if revoked), False when ``await check(claims)`` is needed.
-        Safe from any thread: it only reads."""
+        For the thread that writes the view (the event loop); others: ``check_now_threadsafe``.
+        """
         replica = self.replica
         if replica.strict or not replica.is_fresh():
             return False
-        # Callers on other threads than the writer's (WSGI request threads, issue 12): a
-        # read that overlapped a write (seqlock, ``RevocationView.writes``) proves nothing
-        # and goes the awaiting way, on the writer's thread.
+        if (reason := replica.view.reason(claims)) is not None:
+            raise _revoked(reason)
+        return True
+
+    def check_now_threadsafe(self, claims: AccessClaims) -> bool:
+        """``check_now`` for readers on other threads than the view's writer (WSGI request
+        threads, issue 12): a read that overlapped a write (seqlock, ``RevocationView.writes``)
+        proves nothing and answers False, so the check goes the awaiting way, on the writer's
+        thread. The event loop's own callers keep ``check_now``, which pays none of this."""
+        replica = self.replica
+        if replica.strict or not replica.is_fresh():
+            return False
         view = replica.view
         before = view.writes
         if before & 1:

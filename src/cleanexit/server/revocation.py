@@ -15,7 +15,7 @@ and floats only, or arrays).
 Readers on other threads (issue 12: WSGI request threads read while the runtime's event-loop
 thread writes) use ``writes``, a seqlock counter: odd while a write is under way, bumped again
 when it ends. A read that saw the same even value before and after saw no write at all; any
-other read is retried on the writer's thread (``Guard.check_now``). The writer is one thread.
+other read is retried on the writer's thread (``Guard.check_now_threadsafe``). One writer.
 
 A hash collision in the compact shape can only refuse a valid token, never admit a revoked one
 (the revoked string always hashes to its own key). Python salts ``str`` hashes per process

@@ -8,7 +8,7 @@ thread or any other event loop, hands its coroutines to that loop: ``call`` (blo
 WSGI views) and ``acall`` (awaitable, for async views). One design for every server and store.
 
 The per-request check does not go there. ``authenticate`` verifies the token and asks the
-in-process view on the caller's own thread (``Guard.check_now``: no I/O, no thread hop; the
+in-process view on the caller's own thread (``Guard.check_now_threadsafe``: no I/O, no hop; the
 view's seqlock makes the read safe beside the loop's writes); only a view that is not fresh
 (an SQLite marker that moved, a Redis feed behind) sends the check to the loop.
 
@@ -112,7 +112,7 @@ class RuntimeHost:
         hosted = self._hosted or self.hosted()
         guard = hosted.guard
         claims = guard.verifier.verify(bearer(authorization))
-        if not guard.check_now(claims):
+        if not guard.check_now_threadsafe(claims):
             self._wait(hosted, guard.check(claims))
         return claims
 
@@ -120,7 +120,7 @@ class RuntimeHost:
         hosted = await self._ahosted()
         guard = hosted.guard
         claims = guard.verifier.verify(bearer(authorization))
-        if not guard.check_now(claims):
+        if not guard.check_now_threadsafe(claims):
             await self._await(hosted, guard.check(claims))
         return claims
 
