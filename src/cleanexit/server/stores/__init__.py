@@ -29,7 +29,8 @@ __all__ = [
 
 
 def open_store(url: str, **options: object) -> Store:
-    """A store from a URL: ``memory://``, ``sqlite:///path/to/file.db``, ``redis://host:port/0``."""
+    """A store from a URL: ``memory://``, ``sqlite:///path/to/file.db``, ``redis://host:port/0``,
+    ``postgresql://user@host:5432/dbname`` (or ``postgres://``)."""
     from ...errors import ConfigurationError
 
     scheme = url.split("://", 1)[0].lower()
@@ -48,4 +49,14 @@ def open_store(url: str, **options: object) -> Store:
                 "the Redis store needs redis-py: pip install 'cleanexit[redis]'"
             ) from exc
         return RedisStore(url, **options)  # type: ignore[arg-type]
-    raise ConfigurationError(f"unknown store URL scheme {scheme!r} (memory, sqlite, redis)")
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from .postgres import PostgresStore
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ConfigurationError(
+                "the PostgreSQL store needs psycopg 3: pip install 'cleanexit[postgres]'"
+            ) from exc
+        return PostgresStore(url, **options)  # type: ignore[arg-type]
+    raise ConfigurationError(
+        f"unknown store URL scheme {scheme!r} (memory, sqlite, redis, postgresql)"
+    )
