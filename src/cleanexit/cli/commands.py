@@ -105,10 +105,19 @@ def _settings() -> Settings:
 
 
 def _redact(url: str) -> str:
+    """A store URL without credentials: the user info, and query parameters that carry a
+    password (libpq's ``?password=``, ``sslpassword=``)."""
     scheme, sep, rest = url.partition("://")
+    rest, qmark, query = rest.partition("?")
     if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    if qmark:
+        params = [
+            f"{name}=***" if "password" in name.lower() else f"{name}{eq}{value}"
+            for name, eq, value in (p.partition("=") for p in query.split("&"))
+        ]
+        query = "&".join(params)
+    return scheme + sep + rest + qmark + query
 
 
 admin.register(app)

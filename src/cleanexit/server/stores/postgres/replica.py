@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -61,7 +62,7 @@ class NotifyReplica(TailingReplica):
         # server is noticed before the bound (block + this < stale_after).
         self.read_timeout = max(stale_after / 2, 0.05)
         self._conn: Conn | None = None
-        self._burials: set[asyncio.Task[None]] = set()
+        self._chores: set[asyncio.Task[None]] = set()
         self._cursor: int | None = None
         self.notifications = 0
         self.polls = 0
@@ -85,16 +86,19 @@ class NotifyReplica(TailingReplica):
 
     async def _close_feed(self) -> None:
         self._bury()
-        if self._burials:
-            await asyncio.wait(self._burials, timeout=1.0)
+        if self._chores:
+            await asyncio.wait(self._chores, timeout=1.0)
 
     def _bury(self) -> None:
         """Close the listening connection once nothing runs on it any more."""
         conn, self._conn = self._conn, None
         if conn is not None:
-            task = asyncio.create_task(_bury(conn), name="cleanexit-postgres-close")
-            self._burials.add(task)
-            task.add_done_callback(self._burials.discard)
+            self._spawn(_bury(conn))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._chores.add(task)  # referenced until done; stop() waits for them a moment
+        task.add_done_callback(self._chores.discard)
 
     async def _resync(self) -> None:
         await self._close_feed()
@@ -103,6 +107,8 @@ class NotifyReplica(TailingReplica):
         self.resyncs += 1
         # Generous: the first pull of a process (since=None) loads every live revocation.
         await self._pull(timeout)
+        if self.resyncs > 1:  # back after losing the connection: the store's pool too
+            self._spawn(self.postgres.reconnected())
 
     async def _listen(self) -> Conn:
         options = self.postgres.connection_options("cleanexit-listen")
@@ -125,6 +131,10 @@ class NotifyReplica(TailingReplica):
         got = False
         # Consumed to its end, never left early: the generator holds the connection's lock.
         async for _ in self._conn.notifies(timeout=self.block, stop_after=1):
+            # A revocation has committed and the view does not hold it yet: until the pull
+            # below lands (one round trip), a request waits for it instead of answering from
+            # the view (catch_up), so a replay racing the logout is refused, not let through.
+            self._fresh_until = 0.0
             got = True
         return got
 

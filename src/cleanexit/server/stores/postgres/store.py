@@ -14,6 +14,7 @@ on a refresh rotation. psycopg is imported by this package only; its errors leav
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -132,6 +133,12 @@ class PostgresStore(Store):
             # A pooled connection the server closed (a restart) is noticed before use, not
             # by the request that gets it.
             check=AsyncConnectionPool.check_connection,
+            # The pool retries a lost connection in the background with a doubling delay
+            # (1 s, 2 s, 4 s, ...) until it gives up, after this long; the next request then
+            # starts a new attempt at once. Short, so that writes come back within about a
+            # second of PostgreSQL, however long it was away (not after the minute-long
+            # delays the back-off reaches).
+            reconnect_timeout=0.5,
             kwargs=self.connection_options("cleanexit"),
             name="cleanexit",
         )
@@ -182,6 +189,13 @@ class PostgresStore(Store):
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close(timeout=1.0)
+
+    async def reconnected(self) -> None:
+        """PostgreSQL answers again (the replica got through): have the pool try at once
+        too, instead of at the end of its back-off, so waiting writes are served now."""
+        if self._pool is not None:
+            with contextlib.suppress(psycopg.Error, OSError, TimeoutError):
+                await _db.bounded(self._pool.check(), self.timeout)
 
     @property
     def pool(self) -> AsyncConnectionPool[Conn]:
