@@ -1,7 +1,8 @@
 """Figure 5: logout on instance A, then how soon instance B refuses the same token.
 
 Two real ``cleanexit serve`` processes share one store: SQLite (one data directory: exactly
-what two workers of one server share) and Redis (the stream each instance tails). A trial logs
+what two workers of one server share), Redis (the stream each instance tails) and PostgreSQL
+(the revocation log each instance pulls when NOTIFY wakes it). A trial logs
 in on A, checks B accepts the token, logs out on A, then asks B until it answers 401; the delay
 runs from the moment logout returned to B's 401 (so it includes one request to B).
 """
@@ -65,7 +66,12 @@ def _pair(
 
 
 def figure5(
-    progress: Progress, *, redis_url: str | None, trials: int, budget: Budget
+    progress: Progress,
+    *,
+    redis_url: str | None,
+    postgres_url: str | None = None,
+    trials: int,
+    budget: Budget,
 ) -> dict[str, Any]:
     progress("figure 5: propagation of a logout from instance A to instance B")
     rows = []
@@ -75,6 +81,8 @@ def figure5(
         if redis_url is not None:
             env = {"CLEANEXIT_STORE_URL": redis_url, "CLEANEXIT_REDIS_MODE": "replica"}
             pairs.append(("Redis replica", env))
+        if postgres_url is not None:
+            pairs.append(("PostgreSQL replica", {"CLEANEXIT_STORE_URL": postgres_url}))
         for i, (name, env) in enumerate(pairs):
             share = Budget(budget.left() / (len(pairs) - i))
             rows.append(_pair(name, tmp, env, trials, share, progress))
