@@ -40,7 +40,9 @@ def _pair(
 ) -> dict[str, Any]:
     data, logs = tmp / f"data-{name}", tmp / "logs"
     a = world.cleanexit_serve(f"{name}-A", data, logs=logs, env=env, demo=True)
-    b = world.cleanexit_serve(f"{name}-B", data, logs=logs, env=env)
+    # Both with --demo: an instance started without it retires the demo users (issue 9,
+    # finding 7), and A's logins would then fail.
+    b = world.cleanexit_serve(f"{name}-B", data, logs=logs, env=env, demo=True)
     delays, requests = [], []
     try:
         with httpx.Client(base_url=a.url) as ca, httpx.Client(base_url=b.url) as cb:

@@ -101,7 +101,7 @@ class NotifyReplica(TailingReplica):
         task.add_done_callback(self._chores.discard)
 
     async def _resync(self) -> None:
-        await self._close_feed()
+        self._bury()  # the old connection, if any, closes in the background
         timeout = self.postgres.timeout
         self._conn = await self._io(self._listen(), timeout + 1)
         self.resyncs += 1
@@ -113,7 +113,11 @@ class NotifyReplica(TailingReplica):
     async def _listen(self) -> Conn:
         options = self.postgres.connection_options("cleanexit-listen")
         conn = await psycopg.AsyncConnection.connect(self.postgres.listen_url, **options)
-        await conn.execute(self.postgres.sql.listen)
+        try:
+            await conn.execute(self.postgres.sql.listen)
+        except BaseException:
+            await conn.close()
+            raise
         return conn
 
     async def _read(self) -> bool:
