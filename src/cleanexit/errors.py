@@ -17,6 +17,7 @@ contains token text. The HTTP integration is the only place that turns these int
     ├── InvalidGrantError               invalid_grant            RFC 6749 §5.2 (refresh)
     ├── InvalidRequestError             invalid_request
     ├── InvalidClientError              invalid_client           RFC 7662 client auth
+    ├── InsufficientScopeError          insufficient_scope       RFC 6750 §3.1 (403)
     ├── CsrfError                       csrf_failed
     ├── NotFoundError                   not_found
     ├── RateLimitedError                too_many_requests        HTTP 429 + Retry-After
@@ -35,6 +36,7 @@ __all__ = [
     "CsrfError",
     "ExpiredTokenError",
     "ImmatureTokenError",
+    "InsufficientScopeError",
     "InvalidClientError",
     "InvalidCredentialsError",
     "InvalidGrantError",
@@ -128,6 +130,18 @@ class InvalidRequestError(CleanexitError):
 class InvalidClientError(CleanexitError):
     error_code = "invalid_client"
     default_description = "client authentication failed"
+
+
+class InsufficientScopeError(CleanexitError):
+    """A valid token without a scope the route needs (RFC 6750 §3.1: 403, and the challenge
+    names the scopes that would do)."""
+
+    error_code = "insufficient_scope"
+    default_description = "the access token lacks a scope this request needs"
+
+    def __init__(self, description: str | None = None, *, scopes: tuple[str, ...] = ()) -> None:
+        super().__init__(description)
+        self.scopes = scopes
 
 
 class CsrfError(CleanexitError):

@@ -1,25 +1,42 @@
-"""Assembling the parts from ``Settings``: keys, store, replica, guard, sessions, users."""
+"""Assembling the parts from ``Settings``: keys, store, replica, guard, sessions, users.
+
+``build_runtime(settings, authenticator=..., claims=...)`` is the one place a service is wired;
+every framework adapter builds on it, and ``Runtime.lifespan()`` is what an app runs around
+its life (store, replica, pruning).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from enum import Enum
 
 from .clock import Clock, system_clock
+from .errors import CleanexitError, ConfigurationError
+from .server.claims import ClaimsHook
 from .server.keys import KeyRing
 from .server.keystore import load_key_ring
 from .server.replica import Guard, Replica
-from .server.sessions import SessionPolicy, SessionService
+from .server.sessions import Authenticator, SessionPolicy, SessionService
 from .server.stores import Store, open_store
 from .server.tokens import TokenIssuer
 from .server.users import SqliteUsers
 from .server.verifier import Verifier
 from .settings import Settings
 
-__all__ = ["Runtime", "build_runtime"]
+__all__ = ["BUNDLED_USERS", "Bundled", "Runtime", "build_runtime"]
 
 log = logging.getLogger("cleanexit")
+
+
+class Bundled(Enum):
+    USERS = "the bundled SQLite user table"
+
+
+BUNDLED_USERS = Bundled.USERS  # the default Authenticator: DATA_DIR/users.db (argon2id)
 
 
 @dataclass
@@ -30,7 +47,7 @@ class Runtime:
     replica: Replica
     guard: Guard
     service: SessionService
-    users: SqliteUsers
+    users: SqliteUsers | None  # None: the application brings its own users
     clock: Clock
 
     async def start(self) -> None:
@@ -39,14 +56,47 @@ class Runtime:
         if not self.settings.demo:
             await self.retire_demo_users()
 
+    def bundled_users(self) -> SqliteUsers:
+        """The bundled user table, or a clear error where the app brings its own users."""
+        if self.users is None:
+            raise ConfigurationError("this service has no bundled user table (its app has one)")
+        return self.users
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Open the store, start the replica and the pruning; undo it all on the way out."""
+        await self.start()
+        pruner = asyncio.create_task(self._prune_forever(), name="cleanexit-prune")
+        log.info("cleanexit ready: store %s, %s keys", self.store.name, self.keys.algorithm)
+        try:
+            yield
+        finally:
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
+            await self.stop()
+
+    async def _prune_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.prune_interval)
+            try:
+                pruned = await self.store.prune(now=self.clock())
+                if pruned:
+                    log.info("pruned %d expired rows", pruned)
+            except CleanexitError as exc:
+                log.warning("prune failed: %s", exc.description)
+
     async def retire_demo_users(self) -> list[str]:
         """Demo users exist only while the service runs with ``--demo`` (issue 9, finding 7):
         without it, their sessions end, then their rows go. In this order, a failure leaves
         the rows for the next start to retry."""
-        names = await asyncio.to_thread(self.users.demo_usernames)
+        users = self.users
+        if users is None:
+            return []
+        names = await asyncio.to_thread(users.demo_usernames)
         for name in names:
             await self.service.revoke_user(name, reason="demo_user_removed")
-        await asyncio.to_thread(self.users.remove_demo, names)
+        await asyncio.to_thread(users.remove_demo, names)
         if names:
             log.warning("removed demo users %s and ended their sessions", ", ".join(names))
         return names
@@ -56,7 +106,20 @@ class Runtime:
         await self.store.close()
 
 
-def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    *,
+    authenticator: Authenticator | Bundled | None = BUNDLED_USERS,
+    claims: ClaimsHook | None = None,
+    clock: Clock = system_clock,
+) -> Runtime:
+    """Everything a service needs, from ``settings``.
+
+    ``authenticator``: checks passwords for ``/auth/login`` — the bundled SQLite user table
+    by default, your own object (``async def authenticate(username, password) -> sub | None``),
+    or ``None`` when the app signs users in itself and calls ``start_session``.
+    ``claims``: a hook adding application claims to every access token (``server.claims``).
+    """
     keys = load_key_ring(
         settings.data_dir,
         algorithm=settings.algorithm,
@@ -83,7 +146,7 @@ def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime
         access_ttl=settings.access_ttl,
         clock=clock,
     )
-    users = SqliteUsers(settings.data_dir / "users.db")
+    users = SqliteUsers(settings.data_dir / "users.db") if authenticator is BUNDLED_USERS else None
     policy = SessionPolicy(
         access_ttl=settings.access_ttl,
         refresh_idle_ttl=settings.refresh_idle_ttl,
@@ -92,7 +155,13 @@ def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime
         leeway=settings.leeway,
     )
     service = SessionService(
-        store=store, issuer=issuer, guard=guard, authenticator=users, policy=policy, clock=clock
+        store=store,
+        issuer=issuer,
+        guard=guard,
+        authenticator=users if isinstance(authenticator, Bundled) else authenticator,
+        claims=claims,
+        policy=policy,
+        clock=clock,
     )
     return Runtime(settings, keys, store, replica, guard, service, users, clock)
 

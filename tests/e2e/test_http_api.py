@@ -224,7 +224,8 @@ def test_cli_revoke_user_logs_out_everywhere(server: ServerProcess) -> None:
         [sys.executable, "-m", "cleanexit", "revoke", "--user", "bob", "--data-dir", str(server.data_dir)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert "revoked" in done.stdout
+    assert "logged 'bob' out everywhere" in done.stdout
+    assert f"sessions ended: 1 ({pair['session_id']})" in done.stdout
     assert get(server, "/me", pair["access_token"]).status_code == 401
     assert (
         post(server, "/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code

@@ -46,18 +46,30 @@ class ServerProcess:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLEANEXIT_")}
-        env.update(self.env)
-        command = [
+    cwd: Path | None = None
+
+    def command(self) -> list[str]:
+        return [
             sys.executable, "-m", "cleanexit", "serve", *(["--demo"] if self.demo else []),
             "--host", "127.0.0.1", "--port", str(self.port),
             "--data-dir", str(self.data_dir), "--workers", str(self.workers),
             "--log-level", "warning", *self.args,
         ]  # fmt: skip
+
+    def ready(self) -> bool:
+        return httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLEANEXIT_")}
+        env.update(self.env)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(),
+            env=env,
+            cwd=self.cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self._wait_ready(timeout)
         return self
@@ -69,7 +81,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                if self.ready():
                     return
             except httpx.TransportError:
                 pass
@@ -116,6 +128,27 @@ class ServerProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class AppProcess(ServerProcess):
+    """Any ASGI app under a real uvicorn: ``AppProcess("app:app", cwd=..., data_dir=...)``;
+    its cleanexit settings come from ``CLEANEXIT_DATA_DIR`` (``data_dir``) and ``env``."""
+
+    def __init__(self, target: str, *, cwd: Path, data_dir: Path, **kw: object) -> None:
+        super().__init__(data_dir, demo=False, **kw)  # type: ignore[arg-type]
+        self.target = target
+        self.cwd = cwd
+        self.env.setdefault("CLEANEXIT_DATA_DIR", str(data_dir))
+        self.log_path = cwd / f"app-{self.port}.log"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", self.target, "--host", "127.0.0.1",
+            "--port", str(self.port), "--workers", str(self.workers), "--log-level", "warning",
+        ]  # fmt: skip
+
+    def ready(self) -> bool:
+        return httpx.get(self.url + "/auth/sessions", timeout=1.0).status_code < 500
 
 
 def start_server(

@@ -151,7 +151,10 @@ const actions = {
   },
 
   async pauseClock({ page: id }) {
-    await page(id).clock.pauseAt(Date.now() + 10);
+    // pauseAt only moves forward: take the page's own time (it can be ahead of ours when the
+    // machine is busy) and pause a little after it.
+    const now = await page(id).evaluate(() => Date.now());
+    await page(id).clock.pauseAt(Math.max(now, Date.now()) + 250);
   },
   async resumeClock({ page: id }) {
     await page(id).clock.resume();

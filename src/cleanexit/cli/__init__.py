@@ -11,9 +11,12 @@ __all__ = ["main"]
 def main() -> None:
     try:
         from .commands import run
-    except ImportError as exc:  # pragma: no cover - depends on the install
+    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
+        if (exc.name or "cleanexit").startswith("cleanexit"):
+            raise
         sys.stderr.write(
-            f"cleanexit: the CLI needs its extra: pip install 'cleanexit[cli]' ({exc})\n"
+            "cleanexit: the command needs an extra: pip install 'cleanexit[client]' "
+            f"or 'cleanexit[server]' (missing module {exc.name!r})\n"
         )
-        raise SystemExit(2) from exc
+        raise SystemExit(2) from None
     run()

@@ -1,4 +1,16 @@
-"""Administration: users, sessions, revocation ("log out everywhere"), pruning, key rotation."""
+"""Administration: users, sessions, revocation ("log out everywhere"), pruning, key rotation.
+
+None of these commands can silently miss (issue 10):
+
+* only ``serve`` and ``users add`` may create the data directory (they set a service up);
+  every other command refuses one that does not exist, and ``revoke``, ``sessions list`` and
+  ``prune`` also refuse an SQLite database that does not exist and ``memory://``;
+* each says which store and data directory it acted on (credentials left out);
+* exit codes: ``0`` done (a listing that finds nothing and ``prune`` with nothing to prune are
+  done); ``1`` it ran but recorded nothing of what was asked (``revoke`` that matched nothing,
+  ``users add`` of an existing user); ``2`` it could not run (usage, configuration, data
+  directory, store URL, unreachable store, server extra missing): one ``cleanexit: ...`` line.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +19,31 @@ import datetime as dt
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 
-from ..errors import ConfigurationError
-from ..runtime import Runtime, build_runtime
-from ..server.keystore import expired_key_files, rotate_signing_key
-from ..settings import Settings
+from ..errors import ConfigurationError, StoreError, StoreUnavailableError
+from .target import (
+    DataDir,
+    StoreUrl,
+    describe,
+    existing_data_dir,
+    existing_store,
+    load_settings,
+    server_imports,
+)
 
-__all__ = ["load_settings", "preflight", "register", "sessions_app"]
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+    from ..server.sessions import LogoutResult
+    from ..server.users import SqliteUsers
+    from ..settings import Settings
+
+__all__ = ["EXIT_NOTHING_DONE", "preflight", "register", "revoke_report", "sessions_app"]
 
 T = TypeVar("T")
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", envvar="CLEANEXIT_DATA_DIR", help="Where keys and SQLite live."),
-]
+EXIT_NOTHING_DONE = 1
 users_app = typer.Typer(help="Manage the standalone service's users.", no_args_is_help=True)
 sessions_app = typer.Typer(
     help="Your sessions on the server (terminal client); `sessions list --user` is the admin view."
@@ -33,22 +53,15 @@ keys_app = typer.Typer(help="Signing keys (EdDSA / ES256 rotation).", no_args_is
 
 def preflight(settings: Settings) -> Runtime:
     """Build everything once, so configuration errors stop the start with a clear message."""
-    runtime = build_runtime(settings)
+    runtime = _runtime(settings)
     _run(runtime, lambda: runtime.store.ping())
     return runtime
 
 
-def load_settings(data_dir: Path | None = None) -> Settings:
-    """``Settings`` from the environment, or a ``ConfigurationError`` that names each bad
-    variable without quoting it (pydantic's own text quotes the raw input, secrets included)."""
-    try:
-        return Settings(data_dir=data_dir) if data_dir else Settings()
-    except ValidationError as exc:
-        where = "; ".join(
-            f"CLEANEXIT_{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise ConfigurationError(f"invalid configuration: {where}") from None
+def _runtime(settings: Settings) -> Runtime:
+    with server_imports():
+        from ..runtime import build_runtime
+    return build_runtime(settings)
 
 
 def _run(runtime: Runtime, work: Callable[[], Awaitable[T]]) -> T:
@@ -59,7 +72,34 @@ def _run(runtime: Runtime, work: Callable[[], Awaitable[T]]) -> T:
         finally:
             await runtime.store.close()
 
-    return asyncio.run(go())
+    try:
+        return asyncio.run(go())
+    except StoreError as exc:  # which store could not be used, in the one line
+        where = describe(runtime.settings)
+        raise StoreUnavailableError(f"store {where} unavailable: {exc.description}") from None
+
+
+def _store_command(data_dir: Path | None, store_url: str | None) -> tuple[Runtime, str]:
+    """The runtime of a command that reads or changes the store, and where that store is."""
+    settings = load_settings(data_dir, store_url)
+    existing_store(settings)
+    return _runtime(settings), describe(settings)
+
+
+def _fail(message: str, *, code: int) -> None:
+    typer.echo(f"cleanexit: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _user_table(settings: Settings) -> SqliteUsers:
+    with server_imports():
+        from ..server.users import SqliteUsers
+    users: Any = getattr(_runtime(settings), "users", None)
+    if not isinstance(users, SqliteUsers):  # an application that brings its own users
+        raise ConfigurationError(
+            "this service has no bundled user table: its application manages the users"
+        )
+    return users
 
 
 @users_app.command("add")
@@ -68,20 +108,38 @@ def users_add(
     data_dir: DataDir = None,
     password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
 ) -> None:
-    """Add a user (password from a prompt, or stdin with --password-stdin)."""
-    runtime = build_runtime(load_settings(data_dir))
+    """Add a user (password from a prompt, or stdin with --password-stdin).
+
+    Creates the data directory if needed (and says so): this is how a service is seeded."""
+    settings = load_settings(data_dir)
+    created = not settings.data_dir.exists()
+    if not created:
+        existing_data_dir(settings)  # a file in its place is an error
+    users = _user_table(settings)
+    if users.path.exists() and users.exists(username):
+        _fail(f"user {username!r} already exists in {users.path}: nothing added", code=1)
     if password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    runtime.users.add(username, password)
-    typer.echo(f"added user {username!r} to {runtime.users.path}")
+    users.add(username, password)
+    typer.echo(f"added user {username!r} to {users.path}")
+    if created:
+        typer.echo(f"created data dir {settings.data_dir}")
 
 
 @users_app.command("list")
 def users_list(data_dir: DataDir = None) -> None:
-    """List users."""
-    for name in build_runtime(load_settings(data_dir)).users.usernames():
+    """List users, one per line (where they came from goes to stderr)."""
+    settings = load_settings(data_dir)
+    existing_data_dir(settings)
+    users = _user_table(settings)
+    if not users.path.exists():
+        typer.echo(f"no user table in {settings.data_dir} yet (`users add` creates it)", err=True)
+        return
+    names = users.usernames()
+    typer.echo(f"{len(names)} user(s) in {users.path}", err=True)
+    for name in names:
         typer.echo(name)
 
 
@@ -89,15 +147,17 @@ def users_list(data_dir: DataDir = None) -> None:
 def sessions_list(
     user: Annotated[str, typer.Option("--user", help="The user (sub).")],
     data_dir: DataDir = None,
+    store_url: StoreUrl = None,
 ) -> None:
-    """List a user's active sessions."""
-    runtime = build_runtime(load_settings(data_dir))
+    """List a user's active sessions (where they came from goes to stderr)."""
+    runtime, where = _store_command(data_dir, store_url)
     now = dt.datetime.now(dt.UTC).timestamp()
     sessions = _run(runtime, lambda: runtime.store.list_sessions(user, now=now))
+    typer.echo(f"active sessions of {user!r} in {where}: {len(sessions)}", err=True)
     if not sessions:
         typer.echo(f"no active sessions for {user!r}")
     for s in sessions:
-        seen = dt.datetime.fromtimestamp(s.last_seen, dt.UTC).isoformat(timespec="seconds")
+        seen = _when(s.last_seen)
         typer.echo(f"{s.sid}  last seen {seen}  {s.ip}  {s.user_agent[:60]}")
 
 
@@ -107,33 +167,75 @@ def revoke(
     ] = None,
     session: Annotated[str | None, typer.Option("--session", help="End one session.")] = None,
     data_dir: DataDir = None,
+    store_url: StoreUrl = None,
 ) -> None:
-    """Revoke a user's every session (e.g. after a password change) or one session."""
+    """Revoke a user's every session (e.g. after a password change) or one session.
+
+    Exits 1 when nothing was recorded: an unknown or already ended --session. --user always
+    records a cutoff (tokens issued to the user until now are refused), so it exits 0 even
+    when no session was active, and says so."""
     if (user is None) == (session is None):
         raise typer.BadParameter("give exactly one of --user or --session")
-    runtime = build_runtime(load_settings(data_dir))
+    runtime, where = _store_command(data_dir, store_url)
     service = runtime.service
     if user is not None:
         result = _run(runtime, lambda: service.revoke_user(user, reason="admin"))
-        typer.echo(
-            f"revoked {len(result.sessions)} session(s) of {user!r}; "
-            f"tokens issued before the cutoff are refused everywhere"
-        )
+        _warn_unknown_user(runtime, user, result)
     else:
         assert session is not None
         result = _run(runtime, lambda: service.revoke_session(session, reason="admin"))
-        if not result.sessions:
-            typer.secho(f"no active session {session!r}: nothing revoked", fg="yellow")
-            raise typer.Exit(1)
-        typer.echo(f"revoked session {session}")
+    lines, problem = revoke_report(result, user=user, session=session, where=where)
+    for line in lines:
+        typer.echo(line)
+    if problem:
+        _fail(problem, code=EXIT_NOTHING_DONE)
 
 
-def prune(data_dir: DataDir = None) -> None:
+def revoke_report(
+    result: LogoutResult, *, user: str | None, session: str | None, where: str
+) -> tuple[list[str], str | None]:
+    """What ``revoke`` recorded, as lines for stdout, and the failure line when it recorded
+    nothing (exit 1)."""
+    ended = list(result.sessions)
+    cutoff = result.user_cutoff
+    if not ended and cutoff is None:
+        missed = (
+            f"no active session {session!r}"
+            if session is not None
+            else f"no session of {user!r} ended and no cutoff was recorded"
+        )
+        return [], f"nothing revoked in {where}: {missed}"
+    if session is not None:
+        return [f"revoked session {session} in {where}"], None
+    lines = [f"logged {user!r} out everywhere in {where}"]
+    lines.append(
+        f"  sessions ended: {len(ended)} ({', '.join(ended)})"
+        if ended
+        else "  sessions ended: 0 (none was active)"
+    )
+    if cutoff is not None:
+        lines.append(f"  cutoff set: tokens issued to {user!r} before {_when(cutoff)} are refused")
+    else:
+        lines.append("  cutoff: NOT set (tokens of sessions not listed above stay valid)")
+    return lines, None
+
+
+def _warn_unknown_user(runtime: Runtime, user: str, result: LogoutResult) -> None:
+    """A typo ends no session and sets a harmless cutoff: say that the name is unknown."""
+    users: Any = getattr(runtime, "users", None)
+    path = getattr(users, "path", None)
+    if result.sessions or not isinstance(path, Path) or not path.exists():
+        return
+    if not users.exists(user):
+        typer.echo(f"cleanexit: warning: {user!r} is not a user in {path}", err=True)
+
+
+def prune(data_dir: DataDir = None, store_url: StoreUrl = None) -> None:
     """Delete revocations, refresh tokens and sessions that can no longer matter."""
-    runtime = build_runtime(load_settings(data_dir))
+    runtime, where = _store_command(data_dir, store_url)
     now = dt.datetime.now(dt.UTC).timestamp()
     gone = _run(runtime, lambda: runtime.store.prune(now=now))
-    typer.echo(f"pruned {gone} row(s) from {runtime.store!r}")
+    typer.echo(f"pruned {gone} row(s) from {where}")
 
 
 @keys_app.command("rotate")
@@ -142,8 +244,10 @@ def keys_rotate(data_dir: DataDir = None) -> None:
 
     Restart the server (every instance) to sign with the new key."""
     settings = _asymmetric(data_dir)
+    with server_imports():
+        from ..server.keystore import rotate_signing_key
     path = rotate_signing_key(settings.data_dir, algorithm=settings.algorithm)
-    typer.echo(f"new {settings.algorithm} signing key: {path}")
+    typer.echo(f"new {settings.algorithm} signing key: {path} (data dir {settings.data_dir})")
     lifetime = settings.access_ttl + settings.leeway
     typer.echo(f"the previous key verifies for {lifetime} s more, then retires; restart to use it")
 
@@ -152,6 +256,8 @@ def keys_rotate(data_dir: DataDir = None) -> None:
 def keys_prune(data_dir: DataDir = None) -> None:
     """Delete the files of retired keys that no longer verify anything."""
     settings = _asymmetric(data_dir)
+    with server_imports():
+        from ..server.keystore import expired_key_files
     now = dt.datetime.now(dt.UTC).timestamp()
     expired = expired_key_files(
         settings.data_dir,
@@ -162,18 +268,24 @@ def keys_prune(data_dir: DataDir = None) -> None:
     for path in expired:
         path.unlink()
         typer.echo(f"deleted retired key {path}")
-    typer.echo(f"{len(expired)} retired key file(s) deleted")
+    typer.echo(f"{len(expired)} retired key file(s) deleted (data dir {settings.data_dir})")
 
 
 def _asymmetric(data_dir: Path | None) -> Settings:
     settings = load_settings(data_dir)
+    existing_data_dir(settings)
     if settings.algorithm == "HS256":
-        raise typer.BadParameter(
-            "HS256 rotates by setting CLEANEXIT_SECRET to the new secret and "
-            "CLEANEXIT_PREVIOUS_SECRETS to the old one (it verifies for one access-token "
-            "lifetime after the first start that lists it)"
+        raise ConfigurationError(
+            "signing keys are files with CLEANEXIT_ALGORITHM=EdDSA or ES256; HS256 rotates by "
+            "setting CLEANEXIT_SECRET to the new secret and CLEANEXIT_PREVIOUS_SECRETS to the "
+            "old one (it verifies for one access-token lifetime after the first start that "
+            "lists it)"
         )
     return settings
+
+
+def _when(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")
 
 
 def register(app: typer.Typer) -> None:

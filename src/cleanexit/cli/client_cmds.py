@@ -52,7 +52,7 @@ StateDir = Annotated[
     typer.Option(
         "--state-dir",
         envvar="CLEANEXIT_CLIENT_DIR",
-        help="Where the encrypted client state lives [default: ~/.local/share/cleanexit-client]",
+        help="Where the encrypted client state lives (default: ~/.local/share/cleanexit-client)",
         show_default=False,
     ),
 ]
@@ -61,21 +61,30 @@ KeyFile = Annotated[
     typer.Option(
         "--key-file",
         envvar="CLEANEXIT_CLIENT_KEY_FILE",
-        help="Key file used when no OS keyring is usable [default: STATE_DIR/keys/state.key]",
+        help="Key file used when no OS keyring is usable (default: STATE_DIR/keys/state.key)",
         show_default=False,
     ),
 ]
 
 
-def register(app: typer.Typer) -> None:
-    """Add the terminal-client commands to ``app``."""
+def register(app: typer.Typer, *, sessions_group: typer.Typer | None = None) -> None:
+    """Add the terminal-client commands to ``app``; a bare ``sessions`` is routed here when
+    the ``sessions`` command is a group shared with the admin view (``sessions_group``)."""
     app.command("login", help="Log in to a cleanexit server and keep the session (encrypted).")(
         login
     )
     app.command("whoami", help="Show who the saved session belongs to (asks the server).")(whoami)
-    # `cleanexit sessions` is shared with the admin group (`sessions list --user`); the main
-    # app routes the bare command here (see cli/commands.py).
     app.command("logout", help="Log out: revoke on the server, then purge local state.")(logout)
+    if sessions_group is not None:
+        sessions_group.callback(invoke_without_command=True)(_sessions_or_admin)
+
+
+def _sessions_or_admin(
+    ctx: typer.Context, state_dir: StateDir = None, key_file: KeyFile = None
+) -> None:
+    """Your sessions on the server; `sessions list --user NAME` is the admin view."""
+    if ctx.invoked_subcommand is None:
+        sessions(state_dir, key_file)
 
 
 @contextlib.contextmanager

@@ -1,25 +1,35 @@
 """The typer application. Server commands live here and in ``admin``; the terminal client's
-commands are registered from ``client_cmds``."""
+commands are registered from ``client_cmds``.
+
+Importing this module imports nothing of the server (FastAPI, uvicorn, argon2, the stores):
+a client-only install (``cleanexit[client]``) runs ``login``, ``whoami``, ``sessions`` and
+``logout``, and the server commands answer with an install hint (``target.server_imports``).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import CleanexitError
-from ..server.users import DEMO_PASSWORD, DEMO_USERS, SqliteUsers
-from ..settings import Settings
+from ..errors import CleanexitError, ConfigurationError
 from . import admin
+from .target import StoreUrl, load_settings, redact, server_imports
 
-__all__ = ["app"]
+if TYPE_CHECKING:
+    from ..server.users import SqliteUsers
+    from ..settings import Settings
+
+__all__ = ["app", "run"]
 
 app = typer.Typer(
     name="cleanexit",
     help="Full session termination for JWT APIs: the server, its admin, and a terminal client.",
+    epilog="login, whoami, sessions and logout need the client extra (cleanexit\\[client]); "
+    "the other commands need the server extra (cleanexit\\[server]).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
@@ -37,7 +47,7 @@ def serve(
     host: Annotated[str, typer.Option(envvar="CLEANEXIT_HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="CLEANEXIT_PORT")] = 8000,
     workers: Annotated[int, typer.Option(min=1, envvar="CLEANEXIT_WORKERS")] = 1,
-    store_url: Annotated[str | None, typer.Option(envvar="CLEANEXIT_STORE_URL")] = None,
+    store_url: StoreUrl = None,
     demo: Annotated[
         bool,
         typer.Option(
@@ -48,10 +58,15 @@ def serve(
     ] = False,
     log_level: Annotated[str, typer.Option(envvar="CLEANEXIT_LOG_LEVEL")] = "info",
 ) -> None:
-    """Run the auth service (uvicorn) with the embedded SQLite store unless --store-url says."""
-    import uvicorn
+    """Run the auth service (uvicorn) with the embedded SQLite store unless --store-url says.
+
+    Creates the data directory if it does not exist."""
+    with server_imports():
+        import uvicorn
 
     data_dir = data_dir.resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigurationError(f"data directory {data_dir} is not a directory")
     # Workers read their settings from the environment: what the flags decide goes there.
     os.environ["CLEANEXIT_DATA_DIR"] = str(data_dir)
     os.environ["CLEANEXIT_DEMO"] = "true" if demo else "false"
@@ -65,10 +80,10 @@ def serve(
     runtime = admin.preflight(settings)  # creates the secret once, before workers race for it
     echo = typer.echo
     echo(f"cleanexit serve: data dir {data_dir}")
-    echo(f"  store      {_redact(settings.store_url_resolved())}")
+    echo(f"  store      {redact(settings.store_url_resolved())}")
     echo(f"  signing    {runtime.keys.algorithm} (kid {runtime.keys.active.kid})")
     if demo:
-        _seed_demo(runtime.users, host)
+        _seed_demo(runtime.bundled_users(), host)
     cookie = "Secure" if settings.refresh_cookie_secure() else "not Secure (loopback, http)"
     echo(f"  cookie     {cookie}; docs {'on' if settings.docs_enabled() else 'off'}")
     for warning in _warnings(settings, host=host):
@@ -85,7 +100,11 @@ def serve(
     )
 
 
-def _seed_demo(users: SqliteUsers, host: str) -> None:
+def _seed_demo(users: SqliteUsers | None, host: str) -> None:
+    from ..server.users import DEMO_PASSWORD, DEMO_USERS
+
+    if users is None:  # pragma: no cover - the CLI's runtime always has its user table
+        raise CleanexitError("--demo needs the bundled user table")
     users.add_demo()
     typer.echo(f"  demo users {', '.join(DEMO_USERS)}, password: {DEMO_PASSWORD!r}")
     typer.echo("  (they are removed at the next start without --demo)")
@@ -101,49 +120,49 @@ def _warnings(settings: Settings, *, host: str) -> list[str]:
 
 
 def _settings() -> Settings:
-    return admin.load_settings()
+    return load_settings()
 
 
-def _redact(url: str) -> str:
-    """A store URL without credentials: the user info, and query parameters that carry a
-    password (libpq's ``?password=``, ``sslpassword=``)."""
-    scheme, sep, rest = url.partition("://")
-    rest, qmark, query = rest.partition("?")
-    if "@" in rest:
-        rest = "***@" + rest.rsplit("@", 1)[1]
-    if qmark:
-        params = [
-            f"{name}=***" if "password" in name.lower() else f"{name}{eq}{value}"
-            for name, eq, value in (p.partition("=") for p in query.split("&"))
-        ]
-        query = "&".join(params)
-    return scheme + sep + rest + qmark + query
+def _register_client(app: typer.Typer) -> None:
+    try:
+        from . import client_cmds
+    except ModuleNotFoundError as exc:  # a server-only install: no httpx, keyring, anyio
+        if (exc.name or "cleanexit").startswith("cleanexit"):
+            raise
+        _client_hints(app, str(exc.name))
+        return
+    client_cmds.register(app, sessions_group=admin.sessions_app)
+
+
+def _client_hints(app: typer.Typer, missing: str) -> None:
+    """The terminal client's commands, answering with an install hint."""
+
+    def hint() -> None:
+        raise CleanexitError(
+            "the terminal client needs its extra: pip install 'cleanexit[client]' "
+            f"(missing module {missing!r})"
+        )
+
+    anything = {"allow_extra_args": True, "ignore_unknown_options": True}
+    for name in ("login", "whoami", "logout"):
+        app.command(
+            name, context_settings=anything, help="Needs the client extra (cleanexit\\[client])."
+        )(hint)
 
 
 admin.register(app)
-try:
-    import httpx  # noqa: F401 - the client extra
-except ModuleNotFoundError:  # pragma: no cover - the client extra is not installed
-    pass
-else:
-    from . import client_cmds
-
-    client_cmds.register(app)
-
-    @admin.sessions_app.callback(invoke_without_command=True)
-    def sessions(
-        ctx: typer.Context,
-        state_dir: client_cmds.StateDir = None,
-        key_file: client_cmds.KeyFile = None,
-    ) -> None:
-        """Your sessions on the server; `sessions list --user NAME` is the admin view."""
-        if ctx.invoked_subcommand is None:
-            client_cmds.sessions(state_dir, key_file)
+_register_client(app)
 
 
 def run() -> None:
+    """Run the command; an error it expects (configuration, data directory, store) is one
+    ``cleanexit: ...`` line on stderr and exit code 2, never a traceback."""
     try:
         app(standalone_mode=True)
     except CleanexitError as exc:
         typer.secho(f"cleanexit: {exc.description}", fg="red", err=True)
+        sys.exit(2)
+    except OSError as exc:  # the file system said no: a path, a permission, a full disk
+        where = f": {exc.filename}" if exc.filename else ""
+        typer.secho(f"cleanexit: {exc.strerror or exc}{where}", fg="red", err=True)
         sys.exit(2)

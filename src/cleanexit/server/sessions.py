@@ -10,19 +10,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ..clock import Clock, Sleep, system_clock
 from ..errors import (
+    ConfigurationError,
     ExpiredTokenError,
     InvalidCredentialsError,
     InvalidGrantError,
+    InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
     RevokedTokenError,
 )
+from .claims import ClaimsHook, app_claims, check_claims_mapping
 from .replica import Guard
 from .revocation import Revocation, RevocationKind
 from .stores.base import RefreshRecord, RotationRequest, RotationStatus, SessionRecord, Store
@@ -48,6 +51,7 @@ __all__ = [
 log = logging.getLogger("cleanexit.sessions")
 Scope = Literal["current", "others", "all"]
 MAX_REFRESH_LENGTH = 128
+MAX_SUB_LENGTH = 256  # the verifier refuses longer string claims
 
 
 class Authenticator(Protocol):
@@ -111,7 +115,8 @@ class SessionService:
         store: Store,
         issuer: TokenIssuer,
         guard: Guard,
-        authenticator: Authenticator,
+        authenticator: Authenticator | None = None,
+        claims: ClaimsHook | None = None,
         policy: SessionPolicy | None = None,
         clock: Clock = system_clock,
         sleep: Sleep = asyncio.sleep,
@@ -119,30 +124,52 @@ class SessionService:
         self.store = store
         self.issuer = issuer
         self.guard = guard
-        self.authenticator = authenticator
+        self.authenticator = authenticator  # None: the app signs users in itself
+        self.claims_hook = claims
         self.policy = policy or SessionPolicy(access_ttl=issuer.access_ttl)
         self._clock = clock
         self._sleep = sleep
 
-    # -- login and refresh ---------------------------------------------------------------
-    async def login(
-        self, username: str, password: str, *, user_agent: str = "", ip: str = ""
+    # -- sessions, login and refresh -----------------------------------------------------
+    async def start_session(
+        self,
+        sub: str,
+        *,
+        claims: Mapping[str, Any] | None = None,
+        user_agent: str = "",
+        ip: str = "",
     ) -> TokenPair:
-        sub = await self.authenticator.authenticate(username, password)
-        if sub is None:
-            raise InvalidCredentialsError()
+        """A new session for a user the application has already authenticated (its own
+        password check, OAuth callback, magic link, passkey). ``claims`` go into every access
+        token of the session, with the claims hook's on top; names cleanexit owns are refused
+        (``AppClaimsError``) before anything is stored."""
+        if not isinstance(sub, str) or not 0 < len(sub) <= MAX_SUB_LENGTH:
+            raise InvalidRequestError(f"a subject is 1 to {MAX_SUB_LENGTH} characters")
+        own = check_claims_mapping(claims or {})
         now = await self._past_cutoff(sub, self._clock())
         p = self.policy
         sid, refresh = new_id(), new_refresh_token()
         expires = now + p.refresh_absolute_ttl
         access_exp = min(int(now) + p.access_ttl, int(expires))
         session = SessionRecord(
-            sid, sub, now, now, expires, user_agent[:256], ip[:64], access_until=access_exp
+            sid, sub, now, now, expires, user_agent[:256], ip[:64], None, None, access_exp, own
         )
+        extra = await app_claims(session, self.claims_hook)  # before anything is stored
         refresh_exp = min(now + p.refresh_idle_ttl, session.expires_at)
         record = RefreshRecord(hash_refresh_token(refresh), sid, now, refresh_exp)
         await self.store.create_session(session, record)
-        return self._pair(session, refresh, refresh_exp, now)
+        return self._pair(session, refresh, refresh_exp, now, extra)
+
+    async def login(
+        self, username: str, password: str, *, user_agent: str = "", ip: str = ""
+    ) -> TokenPair:
+        """Check a password with the ``Authenticator``, then ``start_session``."""
+        if self.authenticator is None:
+            raise ConfigurationError("password login needs an Authenticator")
+        sub = await self.authenticator.authenticate(username, password)
+        if sub is None:
+            raise InvalidCredentialsError()
+        return await self.start_session(sub, user_agent=user_agent, ip=ip)
 
     async def refresh(self, refresh_token: str, *, user_agent: str = "", ip: str = "") -> TokenPair:
         old = _refresh_hash(refresh_token)
@@ -159,12 +186,16 @@ class SessionService:
             client=client_fingerprint(user_agent, ip),
             keep_rotated=p.keep_rotated,
         )
+        # The hook runs before the rotation: if it fails, the refresh token is still current.
+        extra = await self._claims_for_refresh(old)
         rotation = await self.store.rotate_refresh(old, hash_refresh_token(new), request)
         s = rotation.session
         if rotation.status is RotationStatus.ROTATED:
             assert s is not None
             now = await self._past_cutoff(s.sub, now)
-            return self._pair(s, new, rotation.refresh_expires_at, now)
+            if extra is None:
+                extra = await app_claims(s, None)
+            return self._pair(s, new, rotation.refresh_expires_at, now, extra)
         if rotation.status is RotationStatus.REUSED:
             assert s is not None
             log.warning(
@@ -188,11 +219,24 @@ class SessionService:
             )
         raise InvalidGrantError(reason="invalid")
 
-    def _pair(self, s: SessionRecord, refresh: str, refresh_exp: float, now: float) -> TokenPair:
+    async def _claims_for_refresh(self, old: bytes) -> dict[str, Any] | None:
+        if self.claims_hook is None:
+            return None
+        found = await self.store.find_refresh(old)
+        return None if found is None else await app_claims(found[1], self.claims_hook)
+
+    def _pair(
+        self,
+        s: SessionRecord,
+        refresh: str,
+        refresh_exp: float,
+        now: float,
+        extra: Mapping[str, Any],
+    ) -> TokenPair:
         # The token never outlives what the store recorded for the session (access_until).
         iat = int(now)
         exp = min(iat + self.policy.access_ttl, int(s.access_until))
-        access = self.issuer.issue(sub=s.sub, sid=s.sid, iat=iat, exp=exp)
+        access = self.issuer.issue(sub=s.sub, sid=s.sid, iat=iat, exp=exp, extra=extra)
         return TokenPair(
             access_token=access.token,
             refresh_token=refresh,
@@ -356,6 +400,7 @@ class SessionService:
         except InvalidTokenError:
             return {"active": False}
         return {
+            **claims.extra,  # the application's claims (scope, roles, ...), RFC 7662 §2.2
             "active": True,
             "token_type": "access_token",
             "sub": claims.sub,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 import jwt
 
@@ -26,9 +29,13 @@ ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 §2.1: no other JWT can st
 REFRESH_PREFIX = "cxr_"  # lets secret scanners and token_type_hint-less revocation spot them
 
 
+_RESERVED = frozenset({"iss", "aud", "sub", "sid", "jti", "iat", "exp", "nbf", "client_id"})
+
+
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
-    """The verified claims of an access token; the only input the revocation check uses."""
+    """The verified claims of an access token: the standard ones typed (the only input the
+    revocation check uses), the application's (``scope``, ``roles``, ...) in ``extra``."""
 
     iss: str
     aud: str
@@ -38,6 +45,23 @@ class AccessClaims:
     iat: int
     exp: int
     client_id: str
+    # The whole verified payload; read it through ``extra`` (read-only, ours left out).
+    payload: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def extra(self) -> Mapping[str, Any]:
+        """The application's claims, read-only."""
+        return MappingProxyType({k: v for k, v in self.payload.items() if k not in _RESERVED})
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The ``scope`` claim (RFC 8693 §4.2: space-separated; a JSON list is taken too)."""
+        scope = self.payload.get("scope")
+        if isinstance(scope, str):
+            return frozenset(scope.split())
+        if isinstance(scope, list):
+            return frozenset(s for s in scope if isinstance(s, str))
+        return frozenset()
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -70,33 +94,37 @@ class TokenIssuer:
         self._clock = clock
 
     def issue(
-        self, *, sub: str, sid: str, iat: int | None = None, exp: int | None = None
+        self,
+        *,
+        sub: str,
+        sid: str,
+        iat: int | None = None,
+        exp: int | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> IssuedAccessToken:
         """Sign a token; ``iat``/``exp`` default to now and now + ``access_ttl`` (the session
-        service passes both, so what it records for the session is what the token says)."""
+        service passes both, so what it records for the session is what the token says).
+        ``extra``: application claims, already checked (``claims.check_claims_mapping``)."""
         iat = int(self._clock()) if iat is None else iat
+        exp = iat + self.access_ttl if exp is None else exp
+        jti = new_id()
+        payload = {
+            **(extra or {}),
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": sub,
+            "sid": sid,
+            "jti": jti,
+            "iat": iat,
+            "exp": exp,
+            "client_id": self.client_id,
+        }
         claims = AccessClaims(
-            iss=self.issuer,
-            aud=self.audience,
-            sub=sub,
-            sid=sid,
-            jti=new_id(),
-            iat=iat,
-            exp=iat + self.access_ttl if exp is None else exp,
-            client_id=self.client_id,
+            self.issuer, self.audience, sub, sid, jti, iat, exp, self.client_id, payload
         )
         key = self.keys.active
         token = jwt.encode(
-            {
-                "iss": claims.iss,
-                "aud": claims.aud,
-                "sub": claims.sub,
-                "sid": claims.sid,
-                "jti": claims.jti,
-                "iat": claims.iat,
-                "exp": claims.exp,
-                "client_id": claims.client_id,
-            },
+            payload,
             key.signer,
             algorithm=key.algorithm,
             headers={"typ": ACCESS_TOKEN_TYPE, "kid": key.kid},

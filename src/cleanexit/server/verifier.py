@@ -176,7 +176,7 @@ def check_claims(
     client_id = get("client_id")
     client_id = client_id if isinstance(client_id, str) else ""
     # `issuer` equals `iss` and, unlike it, has its hash cached: the revocation check uses it.
-    return _new_claims(issuer, audience, sub, sid, jti, int(iat), int(exp), client_id)
+    return _new_claims(issuer, audience, sub, sid, jti, int(iat), int(exp), client_id, payload)
 
 
 def _missing_string(payload: Mapping[str, Any]) -> ClaimError:
@@ -195,12 +195,20 @@ def _claims_constructor() -> Callable[..., AccessClaims]:
     object. ``tests/server/test_fastpath.py`` pins the equivalence.
     """
     assert not hasattr(AccessClaims, "__post_init__"), "AccessClaims grew a __post_init__"
-    fields = ("iss", "aud", "sub", "sid", "jti", "iat", "exp", "client_id")
-    s0, s1, s2, s3, s4, s5, s6, s7 = (getattr(AccessClaims, f).__set__ for f in fields)
+    fields = ("iss", "aud", "sub", "sid", "jti", "iat", "exp", "client_id", "payload")
+    s0, s1, s2, s3, s4, s5, s6, s7, s8 = (getattr(AccessClaims, f).__set__ for f in fields)
     new = object.__new__
 
     def construct(
-        iss: str, aud: str, sub: str, sid: str, jti: str, iat: int, exp: int, client_id: str
+        iss: str,
+        aud: str,
+        sub: str,
+        sid: str,
+        jti: str,
+        iat: int,
+        exp: int,
+        client_id: str,
+        payload: dict[str, Any],
     ) -> AccessClaims:
         claims: AccessClaims = new(AccessClaims)
         s0(claims, iss)
@@ -211,6 +219,7 @@ def _claims_constructor() -> Callable[..., AccessClaims]:
         s5(claims, iat)
         s6(claims, exp)
         s7(claims, client_id)
+        s8(claims, payload)
         return claims
 
     return construct

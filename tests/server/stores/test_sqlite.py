@@ -12,7 +12,7 @@ import pytest
 from cleanexit.errors import StoreUnavailableError
 from cleanexit.server.stores import RotationStatus, Store
 from cleanexit.server.stores.base import RotationRequest
-from cleanexit.server.stores.sqlite import SqliteStore
+from cleanexit.server.stores.sqlite import SCHEMA_VERSION, SqliteStore
 
 from .contract import DENY, GRACE, IDLE, NOW, StoreContract, h, refresh, session
 
@@ -167,7 +167,8 @@ async def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None
     assert [r.expires_at for r in ended] == [NOW + 100 + 86400 + 1]
     await store.close()
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert migrated.claims == {}
     check.close()
 
 

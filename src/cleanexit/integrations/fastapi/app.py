@@ -3,10 +3,7 @@ and the demo page at ``/``."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,9 +17,9 @@ from ...errors import CleanexitError
 from ...runtime import Runtime, build_runtime
 from ...server.tokens import AccessClaims
 from ...settings import Settings
-from .auth import CleanExit
-from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from .middleware import SecurityHeadersMiddleware
 from .responses import error_response, install_error_handlers, json_response
+from .wiring import auth_for, install
 
 __all__ = ["ImmutableStaticFiles", "app_from_env", "create_app"]
 
@@ -34,48 +31,27 @@ The API is at <code>/auth/*</code> and <code>/me</code>.</p>"""
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
-    settings = settings or Settings()
+    """The standalone service: ``install`` plus ``/me``, health, JWKS, the demo page, and
+    handlers and security headers for every route (it owns them all)."""
+    settings = settings or (runtime.settings if runtime else Settings())
     rt = runtime or build_runtime(settings)
-    auth = CleanExit(
-        rt.service,
-        rt.guard,
-        clear_site_data=settings.clear_site_data,
-        cookie_secure=settings.refresh_cookie_secure(),
-        introspection_clients=settings.introspection_credentials(),
-    )
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await rt.start()
-        pruner = asyncio.create_task(_prune_forever(rt, settings.prune_interval))
-        log.info("cleanexit ready: store %s, %s keys", rt.store.name, rt.keys.algorithm)
-        try:
-            yield
-        finally:
-            pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pruner
-            await rt.stop()
-
     for warning in settings.warnings():
         log.warning("WARNING: %s", warning)
     docs = settings.docs_enabled()  # off in production unless CLEANEXIT_DOCS=true (issue 9)
     app = FastAPI(
         title="cleanexit",
         summary="Full session termination for JWT APIs",
-        lifespan=lifespan,
         docs_url="/docs" if docs else None,
         openapi_url="/openapi.json" if docs else None,
         redoc_url=None,
     )
     app.state.runtime = rt
-    app.state.auth = auth
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
+    auth = auth_for(rt)  # the routes below need its dependency before install() mounts it
 
     @app.get("/me")
-    async def me(claims: AccessClaims = Depends(auth.require)) -> JSONResponse:  # noqa: B008
+    async def me(claims: AccessClaims = Depends(auth.require)) -> JSONResponse:
         return json_response(
             {"sub": claims.sub, "session_id": claims.sid, "iat": claims.iat, "exp": claims.exp}
         )
@@ -101,7 +77,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         )
 
     # After the resource routes: Starlette matches in order, and resources are the hot path.
-    app.include_router(auth.router)
+    install(app, runtime=rt, auth=auth)
     _mount_demo(app)
     return app
 
@@ -125,17 +101,6 @@ def _mount_demo(app: FastAPI) -> None:
         if index.is_file():
             return FileResponse(index, headers={"Cache-Control": "no-cache"})
         return HTMLResponse(FALLBACK_PAGE)
-
-
-async def _prune_forever(rt: Runtime, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            pruned = await rt.store.prune(now=rt.clock())
-            if pruned:
-                log.info("pruned %d expired rows", pruned)
-        except CleanexitError as exc:
-            log.warning("prune failed: %s", exc.description)
 
 
 def app_from_env() -> FastAPI:

@@ -14,12 +14,17 @@ class BodyLimitMiddleware:
 
     Auth bodies are tiny; an unbounded body is only a way to spend our memory."""
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, prefix: str = "") -> None:
         self.app = app
         self.limit = limit
+        self.prefix = prefix  # only paths under it (an embedding app's uploads are its own)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] in ("GET", "HEAD", "OPTIONS")
+            or not scope["path"].startswith(self.prefix)
+        ):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")

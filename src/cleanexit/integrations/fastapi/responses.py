@@ -1,7 +1,9 @@
-"""The one place where errors become HTTP: status, RFC 6750 challenge, JSON body.
+"""Starlette responses from the framework-neutral ones, and the error handlers of an app.
 
-Bodies are ``{"error", "error_description"}``; descriptions come from our own exceptions and
-never echo request input, so no token or password text can leak through an error.
+Errors become HTTP in one place (``integrations._http.errors``); this module only renders
+what it decided. ``install_error_handlers`` is for the standalone app, which owns every route:
+an app that embeds cleanexit keeps its own handlers, and ``wiring.install`` adds only the one
+for cleanexit's errors.
 """
 
 from __future__ import annotations
@@ -14,19 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ...errors import (
-    CleanexitError,
-    CredentialsMissingError,
-    CsrfError,
-    InvalidClientError,
-    InvalidCredentialsError,
-    InvalidGrantError,
-    InvalidRequestError,
-    InvalidTokenError,
-    NotFoundError,
-    RateLimitedError,
-    StoreUnavailableError,
-)
+from ...errors import CleanexitError, InvalidRequestError
+from .._http import NO_STORE, Response, describe_validation
+from .._http import error_response as neutral_error
 
 __all__ = [
     "NO_STORE",
@@ -34,23 +26,12 @@ __all__ = [
     "error_response",
     "install_error_handlers",
     "json_response",
+    "on_cleanexit_error",
+    "render",
 ]
 
 log = logging.getLogger("cleanexit.http")
-REALM = 'Bearer realm="cleanexit"'
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_STATUS: list[tuple[type[CleanexitError], int]] = [
-    (CredentialsMissingError, 401),
-    (InvalidTokenError, 401),
-    (InvalidCredentialsError, 401),
-    (InvalidClientError, 401),
-    (InvalidGrantError, 400),
-    (InvalidRequestError, 400),
-    (CsrfError, 403),
-    (NotFoundError, 404),
-    (RateLimitedError, 429),
-    (StoreUnavailableError, 503),
-]
+_NO_STORE = dict(NO_STORE)
 
 
 class FastJSONResponse(JSONResponse):
@@ -65,42 +46,36 @@ def json_response(
     body: object, status: int = 200, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     return FastJSONResponse(
-        body, status_code=status, headers={**NO_STORE, **headers} if headers else NO_STORE
+        body, status_code=status, headers={**_NO_STORE, **headers} if headers else _NO_STORE
     )
 
 
+def render(response: Response) -> JSONResponse:
+    """A neutral response as Starlette's (repeated headers such as ``Set-Cookie`` kept)."""
+    rendered = FastJSONResponse(response.body, status_code=response.status)
+    rendered.raw_headers.extend(
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in response.headers
+    )
+    return rendered
+
+
 def error_response(exc: CleanexitError) -> JSONResponse:
-    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
-    headers: dict[str, str] = {}
-    if isinstance(exc, InvalidTokenError):
-        # RFC 6750 §3: the challenge names the error; the description says which check failed.
-        description = exc.description.replace('"', "'")
-        headers["WWW-Authenticate"] = (
-            f'{REALM}, error="invalid_token", error_description="{description}"'
-        )
-    elif isinstance(exc, CredentialsMissingError | InvalidCredentialsError):
-        headers["WWW-Authenticate"] = REALM  # §3.1: no error code when nothing was sent
-    elif isinstance(exc, InvalidClientError):
-        headers["WWW-Authenticate"] = 'Basic realm="cleanexit"'
-    elif isinstance(exc, StoreUnavailableError):
-        headers["Retry-After"] = "1"
-    elif isinstance(exc, RateLimitedError):
-        headers["Retry-After"] = str(exc.retry_after)  # RFC 6585 §4
-    code = exc.error_code or "unauthorized"
-    body = {"error": code, "error_description": exc.description}
-    if isinstance(exc, InvalidGrantError):
-        body["error_reason"] = exc.reason  # RFC 6749 §5.2 allows extension members
-    return json_response(body, status, headers)
+    return render(neutral_error(exc))
+
+
+async def on_cleanexit_error(_: Request, exc: Exception) -> JSONResponse:
+    """The handler ``install`` adds: ``auth.require`` in the app's own routes raises these."""
+    assert isinstance(exc, CleanexitError)
+    return error_response(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_cleanexit(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, CleanexitError)
-        return error_response(exc)
+    """Every error of the standalone app as our JSON, never a traceback or echoed input."""
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return error_response(InvalidRequestError(_describe(exc)))
+        return error_response(InvalidRequestError(describe_validation(exc.errors())))
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -116,16 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("unexpected %s while serving a request", type(exc).__name__, exc_info=exc)
         return json_response({"error": "server_error", "error_description": "internal error"}, 500)
 
-    app.add_exception_handler(CleanexitError, on_cleanexit)
+    app.add_exception_handler(CleanexitError, on_cleanexit_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
-
-
-def _describe(exc: RequestValidationError) -> str:
-    # Location and message only: pydantic's "input" would echo passwords and tokens.
-    parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"

@@ -10,8 +10,8 @@ errors leave a store only as ``StoreUnavailableError`` (fail closed, invariant 3
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,8 @@ class SessionRecord:
     # ``expires_at``): how long its ``sid`` must stay denied once it ends, whatever the
     # access-token lifetime is configured to today (issue 9, finding 5).
     access_until: float = 0.0
+    # Application claims given at session start (issue 10), in every token of the session.
+    claims: Mapping[str, Any] = field(default_factory=dict)
 
     def active(self, now: float) -> bool:
         return self.ended_at is None and now < self.expires_at

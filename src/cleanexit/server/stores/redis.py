@@ -319,6 +319,7 @@ class RedisStore(Store):
             "user_agent": session.user_agent,
             "ip": session.ip,
             "access_until": _f(session.access_until),
+            "claims": orjson.dumps(dict(session.claims)).decode(),
             "seq": str(seq),
         }
         if session.ended_at is not None:
@@ -763,6 +764,7 @@ def _session(fields: object) -> SessionRecord | None:
         ended_at=float(ended) if ended else None,
         end_reason=row.get("end_reason") or None if ended else None,
         access_until=float(row.get("access_until") or 0.0),
+        claims=orjson.loads(row.get("claims") or "{}"),
     )
 
 

@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from ...errors import ConfigurationError, StoreUnavailableError
 from ..revocation import Revocation, RevocationKind
 from .base import (
@@ -42,7 +44,7 @@ from .base import (
 __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 EVENT_RETENTION = 90 * 86400.0  # security events are kept for audits, then pruned
 MAX_ACCESS_TTL = 86400.0  # the largest access-token lifetime a setting allows
 MAX_LEEWAY = 300.0  # the largest clock leeway a setting allows
@@ -50,7 +52,8 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS sessions (
       sid TEXT PRIMARY KEY, sub TEXT NOT NULL, created_at REAL NOT NULL, last_seen REAL NOT NULL,
       expires_at REAL NOT NULL, user_agent TEXT NOT NULL DEFAULT '', ip TEXT NOT NULL DEFAULT '',
-      ended_at REAL, end_reason TEXT, access_until REAL NOT NULL DEFAULT 0)""",
+      ended_at REAL, end_reason TEXT, access_until REAL NOT NULL DEFAULT 0,
+      claims TEXT NOT NULL DEFAULT '{}')""",
     "CREATE INDEX IF NOT EXISTS sessions_by_sub ON sessions(sub, created_at)",
     """CREATE TABLE IF NOT EXISTS refresh_tokens (
       token_hash BLOB PRIMARY KEY, sid TEXT NOT NULL, issued_at REAL NOT NULL,
@@ -73,14 +76,15 @@ MIGRATIONS = {
         "UPDATE sessions SET access_until = MIN(expires_at, last_seen + 86400)",
         "ALTER TABLE refresh_tokens ADD COLUMN rotated_by TEXT NOT NULL DEFAULT ''",
     ],
+    2: ["ALTER TABLE sessions ADD COLUMN claims TEXT NOT NULL DEFAULT '{}'"],
 }
 _SESSION_COLUMNS = (
     "sid, sub, created_at, last_seen, expires_at, user_agent, ip, ended_at, end_reason, "
-    "access_until"
+    "access_until, claims"
 )
 _REFRESH_COLUMNS = "token_hash, sid, issued_at, expires_at, rotated_at, rotated_by"
 # Built once from the constants above, never from input:
-_INSERT_SESSION = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
+_INSERT_SESSION = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"  # noqa: S608
 _SELECT_SESSIONS = f"SELECT {_SESSION_COLUMNS} FROM sessions"  # noqa: S608
 _INSERT_REFRESH = f"INSERT INTO refresh_tokens ({_REFRESH_COLUMNS}) VALUES (?,?,?,?,?,?)"  # noqa: S608
 _SELECT_REFRESH = f"SELECT {_REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash=?"  # noqa: S608
@@ -277,7 +281,7 @@ class SqliteStore(Store):
         def work() -> list[Revocation]:
             with _transaction(self.db) as db:
                 rows = db.execute(_SELECT_ENDABLE, (sub, now, leeway, now)).fetchall()
-                ended = [s for row in rows if (s := SessionRecord(*row)).sid != keep_sid]
+                ended = [s for row in rows if (s := _record(row)).sid != keep_sid]
                 revs = [s.revocation(leeway) for s in ended]
                 more = list(extra)
                 if cutoff is not None:
@@ -476,12 +480,19 @@ def _session_row(s: SessionRecord) -> tuple[Any, ...]:
         s.ended_at,
         s.end_reason,
         s.access_until,
+        orjson.dumps(dict(s.claims)).decode(),
     )
+
+
+def _record(row: Sequence[Any]) -> SessionRecord:
+    sid, sub, created, seen, expires, agent, ip, ended, reason, access, claims = row
+    claims = orjson.loads(claims)
+    return SessionRecord(sid, sub, created, seen, expires, agent, ip, ended, reason, access, claims)
 
 
 def _session(db: sqlite3.Connection, sid: str) -> SessionRecord | None:
     row = db.execute(_SELECT_SESSIONS + " WHERE sid=?", (sid,)).fetchone()
-    return SessionRecord(*row) if row else None
+    return _record(row) if row else None
 
 
 def _active_sessions(db: sqlite3.Connection, sub: str, now: float) -> list[SessionRecord]:
@@ -490,7 +501,7 @@ def _active_sessions(db: sqlite3.Connection, sub: str, now: float) -> list[Sessi
         "AND expires_at > ? ORDER BY created_at",
         (sub, now),
     ).fetchall()
-    return [SessionRecord(*row) for row in rows]
+    return [_record(row) for row in rows]
 
 
 def _refresh(db: sqlite3.Connection, token_hash: bytes) -> RefreshRecord | None:

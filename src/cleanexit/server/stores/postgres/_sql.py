@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from psycopg.types.json import Jsonb
+
 from ...revocation import Revocation, RevocationKind
 from ..base import RefreshRecord, SecurityEvent, SessionRecord
 
@@ -99,6 +101,7 @@ SESSIONS: Table[SessionRecord] = Table(
         Column("ended_at", "DOUBLE PRECISION"),
         Column("end_reason", "TEXT"),
         Column("access_until", "DOUBLE PRECISION NOT NULL DEFAULT 0"),
+        Column("claims", "JSONB NOT NULL DEFAULT '{}'", dump=lambda c: Jsonb(dict(c))),
     ],
 )
 REFRESH: Table[RefreshRecord] = Table(

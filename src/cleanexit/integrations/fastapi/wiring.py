@@ -1,0 +1,82 @@
+"""``install(app)``: the one call that wires cleanexit into a FastAPI app.
+
+It mounts the ``/auth`` router, the handler that turns cleanexit's errors (raised by
+``auth.require`` in the app's own routes) into RFC 6750 answers, a body-size cap on ``/auth``,
+and — through the router's lifespan, which FastAPI merges into the app's own — the store, the
+replica and the pruning. Everything comes from one ``Settings``, so no setting can be dropped
+by the way an app is wired (issue 10). The app's other routes, handlers and headers are left
+as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from ...errors import CleanexitError
+from ...runtime import BUNDLED_USERS, Bundled, Runtime, build_runtime
+from ...server.claims import ClaimsHook
+from ...server.sessions import Authenticator
+from ...settings import Settings
+from .auth import CleanExit
+from .middleware import BodyLimitMiddleware
+from .responses import on_cleanexit_error
+
+__all__ = ["auth_for", "install"]
+
+
+def install(
+    app: FastAPI,
+    settings: Settings | None = None,
+    *,
+    authenticator: Authenticator | Bundled | None = BUNDLED_USERS,
+    claims: ClaimsHook | None = None,
+    runtime: Runtime | None = None,
+    auth: CleanExit | None = None,
+) -> CleanExit:
+    """Wire cleanexit into ``app`` and return its ``CleanExit`` (``auth.require`` & co).
+
+    ``settings``: default ``Settings()`` (``CLEANEXIT_*``). ``authenticator``: who checks
+    passwords at ``/auth/login`` — the bundled user table (``cleanexit users add``), your own
+    object, or ``None`` for no password login (your routes call ``auth.start_session``).
+    ``claims``: a hook adding application claims to every access token. ``runtime``: parts
+    already built with ``build_runtime`` (then ``authenticator``/``claims`` are its own);
+    ``auth``: its ``auth_for(runtime)``, when routes had to be declared before this call.
+    """
+    if runtime is None:
+        runtime = auth.runtime if auth is not None and auth.runtime else None
+    if runtime is None:
+        runtime = build_runtime(settings or Settings(), authenticator=authenticator, claims=claims)
+    if auth is None:
+        auth = auth_for(runtime)
+    rt = runtime
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: object) -> AsyncIterator[None]:
+        async with rt.lifespan():
+            yield
+
+    # FastAPI merges an included router's lifespan into the app's: the app's own lifespan
+    # (or on_startup handlers) keep running, cleanexit's runs inside it.
+    auth.router.lifespan_context = lifespan
+    app.include_router(auth.router)
+    app.add_exception_handler(CleanexitError, on_cleanexit_error)
+    app.add_middleware(BodyLimitMiddleware, limit=rt.settings.max_body_bytes, prefix="/auth")
+    app.state.cleanexit = auth
+    return auth
+
+
+def auth_for(runtime: Runtime) -> CleanExit:
+    """``CleanExit`` with every HTTP setting taken from ``runtime.settings``."""
+    settings = runtime.settings
+    auth = CleanExit(
+        runtime.service,
+        runtime.guard,
+        clear_site_data=settings.clear_site_data,
+        cookie_secure=settings.refresh_cookie_secure(),
+        introspection_clients=settings.introspection_credentials(),
+    )
+    auth.runtime = runtime
+    return auth
