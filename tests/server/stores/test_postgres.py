@@ -356,6 +356,19 @@ async def test_a_log_that_starts_over_is_reloaded_whole(shared_postgres: Postgre
     await store.close()
 
 
+async def test_pruning_leaves_every_cursor_valid(shared_postgres: PostgresServer) -> None:
+    """A replica whose cursor is older than the pruned rows reads on: they had expired."""
+    store = await opened(shared_postgres.url(), schema=schema())
+    _, old = await store.revocations(since=None, now=NOW)
+    await store.revoke_token("https://issuer", "short", expires_at=NOW + 10)
+    await store.revoke_token("https://issuer", "long", expires_at=NOW + 1000)
+    assert await store.prune(now=NOW + 100) >= 1
+    await store.revoke_token("https://issuer", "new", expires_at=NOW + 1000)
+    revs, cursor = await store.revocations(since=old, now=NOW + 100)
+    assert [r.key.split("\x1f")[1] for r in revs] == ["long", "new"] and cursor == 3
+    await store.close()
+
+
 async def test_schema_is_created_once_and_versioned(shared_postgres: PostgresServer) -> None:
     s = schema()
     stores = [PostgresStore(shared_postgres.url(), schema=s) for _ in range(4)]

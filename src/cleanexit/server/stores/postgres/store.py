@@ -54,6 +54,7 @@ log = logging.getLogger("cleanexit.postgres")
 T = TypeVar("T")
 SCHEMES = ("postgresql", "postgres")
 ATTEMPTS = 3  # a transaction that lost a deadlock or a serialization check runs again
+SET_UP_TIMEOUT = 30.0  # creating or migrating the schema at start-up
 
 
 def describe(url: str) -> str:
@@ -144,7 +145,8 @@ class PostgresStore(Store):
         )
         try:
             await self._checked(lambda: pool.open(wait=True, timeout=self.timeout * 0.8))
-            await self._checked(self._set_up, pool)
+            # Instances starting together take turns on the schema lock: more time.
+            await self._checked(self._set_up, pool, bound=max(self.timeout, SET_UP_TIMEOUT))
         except BaseException:
             await pool.close(timeout=0)
             raise
@@ -203,12 +205,18 @@ class PostgresStore(Store):
             raise StoreUnavailableError("PostgreSQL store is not open")
         return self._pool
 
-    async def _checked(self, fn: Callable[..., Awaitable[T]], *args: Any, attempts: int = 1) -> T:
+    async def _checked(
+        self,
+        fn: Callable[..., Awaitable[T]],
+        *args: Any,
+        attempts: int = 1,
+        bound: float | None = None,
+    ) -> T:
         """The store boundary: bounded in time, driver errors mapped to ours; with
         ``attempts``, run again after a deadlock or a serialization failure."""
         for remaining in reversed(range(attempts)):
             try:
-                return await _db.bounded(fn(*args), self.timeout)
+                return await _db.bounded(fn(*args), bound or self.timeout)
             except (psycopg.Error, OSError, TimeoutError) as exc:
                 if remaining and _db.is_retryable(exc):
                     continue
