@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Installs the browser client's npm packages (locked) when they are missing or stale.
+# Installs the npm packages (locked) of the browser client and of the React + Redux example app
+# when they are missing or stale. The example links @cleanexit/web from clients/web.
 set -euo pipefail
-web="$(dirname "$0")/../clients/web"
-[ -f "$web/package.json" ] || exit 0
-cd "$web"
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "==> npm ci in clients/web"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+root="$(cd "$(dirname "$0")/.." && pwd)"
+install() {
+  local dir="$1"
+  [ -f "$dir/package.json" ] || return 0
+  cd "$dir"
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "==> npm ci in ${dir#"$root"/}"
+    npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+  fi
+}
+install "$root/clients/web"
+install "$root/examples/react-redux"

@@ -24,7 +24,7 @@ export default defineConfig({
     ),
   },
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
     environment: 'node',
     testTimeout: 10_000,
   },

@@ -10,6 +10,7 @@ cookie without ``Secure``, demo users and weak introspection secrets. The errors
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +24,9 @@ __all__ = ["Settings"]
 
 MIN_CLIENT_SECRET = 32  # characters; with the alphabet check, about 128 bits at least
 _GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -62,11 +66,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     prune_interval: float = Field(default=60.0, gt=0)
     demo: bool = False  # demo users exist only while this is on (`cleanexit serve --demo`)
+    # A built single-page app served at / instead of the demo page (issue 14).
+    web_dir: Path | None = None
+    # Comma-separated exact origins allowed to call the API with credentials (CORS); no `*`.
+    cors_origins: str = ""
 
     @model_validator(mode="after")
     def _refuse_weakening(self) -> Settings:
         # ConfigurationError is not a ValueError: pydantic lets it through unwrapped.
         self.introspection_credentials()  # malformed entries are an error in any mode
+        self.cors_origin_list()
         if self.production:
             problems = self._production_problems()
             if problems:
@@ -117,6 +126,17 @@ class Settings(BaseSettings):
 
     def docs_enabled(self) -> bool:
         return self.docs if self.docs is not None else not self.production
+
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """Exact ``scheme://host[:port]`` origins; ``*``, paths and junk are an error."""
+        origins = tuple(part.strip() for part in self.cors_origins.split(",") if part.strip())
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ConfigurationError(
+                    f"CLEANEXIT_CORS_ORIGINS: {origin!r} is not an exact origin like "
+                    "https://app.example.com (no '*', no path: credentials go to it)"
+                )
+        return origins
 
     def introspection_credentials(self) -> dict[str, str]:
         """``{client_id: secret}``; a malformed entry is an error, never silently dropped."""

@@ -245,6 +245,7 @@ def test_every_setting_reaches_the_wiring(tmp_path: Path, members: Members) -> N
         cookie_secure=True,
         clear_site_data='"cookies"',
         introspection_clients="rs:" + "k9" * 20,
+        cors_origins="https://app.example.test",  # issue 14
     )
     app, _ = embedded_app(settings, members)
     with TestClient(app, base_url="https://testserver") as client:
@@ -259,6 +260,12 @@ def test_every_setting_reaches_the_wiring(tmp_path: Path, members: Members) -> N
         assert introspected.json()["active"] is True and introspected.json()["roles"] == ["admin"]
         logout = client.post("/auth/logout", headers=bearer(token))
         assert logout.headers["clear-site-data"] == '"cookies"'
+        preflight = client.options(
+            "/auth/refresh",
+            headers={"Origin": "https://app.example.test", "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example.test"
+        assert preflight.headers["access-control-allow-credentials"] == "true"
 
 
 def test_services_verifying_with_the_jwks_see_the_same_claims(

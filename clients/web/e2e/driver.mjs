@@ -59,8 +59,13 @@ const actions = {
   async newPage({ context: ctxId }) {
     const p = await context(ctxId).newPage();
     const id = `p${nextId++}`;
-    const log = { requests: [], console: [] };
-    p.on('request', (r) => log.requests.push(`${r.method()} ${new URL(r.url()).pathname}`));
+    const log = { requests: [], console: [], bearers: [] };
+    p.on('request', (r) => {
+      log.requests.push(`${r.method()} ${new URL(r.url()).pathname}`);
+      // What a network-level thief (or injected script wrapping fetch) sees go by.
+      const authorization = r.headers()['authorization'];
+      if (authorization) log.bearers.push(authorization);
+    });
     p.on('console', (m) => log.console.push(`${m.type()}: ${m.text()}`));
     p.on('pageerror', (e) => log.console.push(`pageerror: ${e.message}`));
     pages.set(id, Object.assign(p, { cleanexitLog: log }));
@@ -169,6 +174,7 @@ const actions = {
     const log = page(id).cleanexitLog;
     log.requests.length = 0;
     log.console.length = 0;
+    log.bearers.length = 0;
   },
 
   async closeContext({ context: ctxId }) {

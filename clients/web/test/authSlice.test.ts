@@ -28,6 +28,7 @@ describe('authSlice', () => {
       status: 'signedOut',
       user: null,
       sessionId: null,
+      csrfToken: null,
       accessToken: null,
       accessTokenExpiresAt: null,
       error: null,
@@ -39,6 +40,7 @@ describe('authSlice', () => {
       status: 'signedIn',
       user: 'alice',
       sessionId: 'sid-1',
+      csrfToken: null,
       accessToken: 'a.b.c',
       accessTokenExpiresAt: 601_000,
       error: null,
@@ -82,7 +84,8 @@ describe('authSlice', () => {
   });
 
   it('persists only the non-secret profile fields, never the access token', () => {
-    expect(PERSISTED_AUTH_FIELDS).toEqual(['user', 'sessionId']);
+    // csrfToken: the double-submit value an API on another origin keeps out of document.cookie.
+    expect(PERSISTED_AUTH_FIELDS).toEqual(['user', 'sessionId', 'csrfToken']);
     expect(PERSISTED_AUTH_FIELDS).not.toContain('accessToken');
   });
 });

@@ -1,4 +1,4 @@
-import { CSRF_COOKIE, type CookieReader, deleteDocumentCookie, readDocumentCookie } from './cookies';
+import { CSRF_COOKIE, type CookieReader, deleteDocumentCookie, readDocumentCookie } from './cookies.js';
 
 /**
  * A small fetch wrapper with request/response interceptors. The default request interceptors
@@ -50,6 +50,13 @@ export interface ApiClientOptions {
   fetch?: typeof fetch;
   timeoutMs?: number;
   getAccessToken: () => string | null;
+  /** The CSRF value when no cookie of this page holds it (an API on another origin). */
+  getCsrfToken?: () => string | null;
+  /**
+   * `fetch` credentials: `same-origin` by default; `include` for an API on another origin of the
+   * same site, so the refresh cookie (SameSite=Strict, Path=/auth) travels with `/auth/*` calls.
+   */
+  credentials?: RequestCredentials;
   readCookie?: CookieReader;
   deleteCookie?: (name: string) => void;
 }
@@ -77,10 +84,10 @@ export function bearerInterceptor(getAccessToken: () => string | null): RequestI
   };
 }
 
-export function csrfInterceptor(readCookie: CookieReader): RequestInterceptor {
+export function csrfInterceptor(readCookie: CookieReader, fallback: () => string | null = () => null): RequestInterceptor {
   return (request) => {
     if (!request.path.startsWith('/auth/')) return;
-    const csrf = readCookie(CSRF_COOKIE);
+    const csrf = readCookie(CSRF_COOKIE) ?? fallback();
     if (csrf) request.headers['X-CSRF-Token'] = csrf;
   };
 }
@@ -89,7 +96,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const baseUrl = options.baseUrl ?? '';
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const readCookie = options.readCookie ?? readDocumentCookie;
-  const requestInterceptors = [bearerInterceptor(options.getAccessToken), csrfInterceptor(readCookie)];
+  const getCsrf = options.getCsrfToken ?? (() => null);
+  const credentials = options.credentials ?? 'same-origin';
+  const requestInterceptors = [bearerInterceptor(options.getAccessToken), csrfInterceptor(readCookie, getCsrf)];
   const responseInterceptors: ResponseInterceptor[] = [];
 
   async function request(
@@ -103,7 +112,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       req.headers['Content-Type'] = 'application/json';
     }
     for (const intercept of requestInterceptors) intercept(req);
-    const response = await send(doFetch, baseUrl, req);
+    const response = await send(doFetch, baseUrl, req, credentials);
     for (const intercept of responseInterceptors) intercept(response);
     return response;
   }
@@ -112,13 +121,18 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     request,
     requestInterceptors,
     responseInterceptors,
-    hasCookieSession: () => readCookie(CSRF_COOKIE) !== null,
+    hasCookieSession: () => (readCookie(CSRF_COOKIE) ?? getCsrf()) !== null,
     forgetCookieSession: () => (options.deleteCookie ?? deleteDocumentCookie)(CSRF_COOKIE),
   };
 }
 
 /** Sends one request; the timeout covers the body as well as the headers. */
-async function send(doFetch: typeof fetch, baseUrl: string, req: ApiRequest): Promise<ApiResponse> {
+async function send(
+  doFetch: typeof fetch,
+  baseUrl: string,
+  req: ApiRequest,
+  credentials: RequestCredentials,
+): Promise<ApiResponse> {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -130,8 +144,9 @@ async function send(doFetch: typeof fetch, baseUrl: string, req: ApiRequest): Pr
       method: req.method,
       headers: req.headers,
       body: req.body === undefined ? null : JSON.stringify(req.body),
-      // The refresh cookie is scoped to /auth and SameSite=Strict; never send it cross-origin.
-      credentials: 'same-origin',
+      // The refresh cookie is scoped to /auth and SameSite=Strict: `same-origin` unless the app
+      // configured an API on another origin of its site (then `include`, CORS with credentials).
+      credentials,
       cache: 'no-store',
       signal: controller.signal,
     });

@@ -12,6 +12,12 @@ export interface AuthState {
   /** Persisted (encrypted): who is signed in and which server session this browser holds. */
   user: string | null;
   sessionId: string | null;
+  /**
+   * Persisted (encrypted): the double-submit CSRF value from the last token response. Same
+   * origin, the `cleanexit_csrf` cookie says the same; an API on another origin sets that cookie
+   * on its own host, out of this page's `document.cookie`, so the value is kept here.
+   */
+  csrfToken: string | null;
   /** Memory only: never persisted, gone with the tab. */
   accessToken: string | null;
   accessTokenExpiresAt: number | null;
@@ -19,12 +25,13 @@ export interface AuthState {
 }
 
 /** The fields redux-persist may write; everything else never touches storage. */
-export const PERSISTED_AUTH_FIELDS = ['user', 'sessionId'] as const satisfies readonly (keyof AuthState)[];
+export const PERSISTED_AUTH_FIELDS = ['user', 'sessionId', 'csrfToken'] as const satisfies readonly (keyof AuthState)[];
 
 export const initialAuthState: AuthState = Object.freeze({
   status: 'signedOut',
   user: null,
   sessionId: null,
+  csrfToken: null,
   accessToken: null,
   accessTokenExpiresAt: null,
   error: null,
@@ -37,6 +44,7 @@ export interface TokenPayload {
   expiresIn: number;
   /** Epoch milliseconds at which the token was received. */
   receivedAt: number;
+  csrfToken?: string | null;
 }
 
 export const authSlice = createSlice({
@@ -77,6 +85,7 @@ function applyToken(state: AuthState, token: TokenPayload): void {
   state.status = 'signedIn';
   state.sessionId = token.sessionId;
   state.accessToken = token.accessToken;
+  if (token.csrfToken) state.csrfToken = token.csrfToken;
   state.accessTokenExpiresAt = token.receivedAt + token.expiresIn * 1000;
   state.error = null;
 }

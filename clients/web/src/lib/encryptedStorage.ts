@@ -1,4 +1,4 @@
-import type { KeyStore } from './keyStore';
+import type { KeyStore } from './keyStore.js';
 
 /**
  * A redux-persist storage engine that encrypts every value with AES-GCM before it reaches the

@@ -1,5 +1,5 @@
-export { ApiError, createApiClient, parseBearerError } from './apiClient';
-export type { ApiClient, ApiResponse, ApiClientOptions, RequestInterceptor, ResponseInterceptor } from './apiClient';
+export { ApiError, createApiClient, parseBearerError } from './apiClient.js';
+export type { ApiClient, ApiClientOptions, ApiRequest, ApiResponse, Json, RequestInterceptor, ResponseInterceptor } from './apiClient.js';
 export {
   authSlice,
   initialAuthState,
@@ -8,22 +8,26 @@ export {
   selectAccessToken,
   selectAuth,
   selectIsSignedIn,
-} from './authSlice';
-export type { AuthState, AuthStatus } from './authSlice';
-export { CSRF_COOKIE, readDocumentCookie } from './cookies';
-export { createLogoutChannel } from './crossTab';
-export type { LogoutChannel, LogoutMessage, LogoutScope, RefreshedMessage } from './crossTab';
-export { createEncryptedStorage, createMemoryBackingStore } from './encryptedStorage';
-export type { BackingStore, EncryptedStorage } from './encryptedStorage';
-export { createIndexedDbKeyStore, createMemoryKeyStore } from './keyStore';
-export type { KeyStore } from './keyStore';
-export { finishPendingLogout, forgetSession, LOGIN_PATH, performLogout } from './logout';
-export type { CleanupReport, LogoutOptions, LogoutReason, LogoutReport, ServerReport } from './logout';
-export { navigateWithHistory } from './navigation';
-export { createPeerRefreshes } from './peerRefresh';
-export type { PeerRefreshes } from './peerRefresh';
-export { createPendingLogout, PENDING_LOGOUT_KEY } from './pendingLogout';
-export { restoreSession, signIn } from './session';
-export type { RestoreResult } from './session';
-export { createCleanexitClient, PERSIST_KEY } from './store';
-export type { CleanexitClient, CleanexitDispatch, CleanexitOptions, CleanexitState, CleanexitStore } from './store';
+} from './authSlice.js';
+export type { AuthState, AuthStatus, TokenPayload } from './authSlice.js';
+export { CSRF_COOKIE, readDocumentCookie } from './cookies.js';
+export { createLogoutChannel } from './crossTab.js';
+export type { LogoutChannel, LogoutMessage, LogoutScope, RefreshedMessage } from './crossTab.js';
+export { createEncryptedStorage, createMemoryBackingStore } from './encryptedStorage.js';
+export type { BackingStore, EncryptedStorage } from './encryptedStorage.js';
+export { createIndexedDbKeyStore, createMemoryKeyStore } from './keyStore.js';
+export type { KeyStore } from './keyStore.js';
+export { finishPendingLogout, forgetSession, LOGIN_PATH, performLogout } from './logout.js';
+export type { CleanupReport, LogoutOptions, LogoutReason, LogoutReport, ServerReport } from './logout.js';
+export { type Navigate, navigateWithHistory } from './navigation.js';
+export { createPeerRefreshes } from './peerRefresh.js';
+export type { PeerRefreshes } from './peerRefresh.js';
+export { createPendingLogout, PENDING_LOGOUT_KEY, type PendingLogout } from './pendingLogout.js';
+export { restoreSession, signIn } from './session.js';
+export type { Credentials, RestoreResult, SignInResult } from './session.js';
+export { type Cleanexit, type CleanexitOptions, createCleanexit, PERSIST_ACTIONS, PERSIST_KEY } from './cleanexit.js';
+export { type AxiosLike, attachAxios, bearerRefusal, createAuthFetch, type HttpAuth, isApiUrl } from './httpAdapters.js';
+export { resetOnLogout, type ResetOptions } from './reset.js';
+export { createCleanexitClient } from './store.js';
+export type { CleanexitClient, CleanexitDispatch, CleanexitState, CleanexitStore } from './store.js';
+export type { AuthDispatch, AuthRootState } from './types.js';

@@ -20,11 +20,14 @@ export function generateStorageKey(): Promise<CryptoKey> {
   return crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
 }
 
-export function createIndexedDbKeyStore(idb: IDBFactory = indexedDB): KeyStore {
+// `indexedDB` is looked up on first use, not at creation: a module that creates the store is
+// also evaluated on a server (Next.js), where there is none.
+export function createIndexedDbKeyStore(factory?: IDBFactory): KeyStore {
+  const idb = () => factory ?? indexedDB;
   let cached: Promise<CryptoKey> | null = null;
 
   async function loadOrCreate(): Promise<CryptoKey> {
-    const db = await open(idb);
+    const db = await open(idb());
     try {
       const existing = await get(db);
       if (existing) return existing;
@@ -46,7 +49,7 @@ export function createIndexedDbKeyStore(idb: IDBFactory = indexedDB): KeyStore {
     },
     async forgetKey() {
       cached = null;
-      const db = await open(idb);
+      const db = await open(idb());
       try {
         await run(db.transaction(STORE, 'readwrite').objectStore(STORE).delete(KEY_ID));
       } finally {

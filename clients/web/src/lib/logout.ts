@@ -1,8 +1,8 @@
 import { createAsyncThunk } from '@reduxjs/toolkit';
-import { ApiError, type ApiResponse, describe, type Json } from './apiClient';
-import { logout } from './authSlice';
-import type { LogoutScope } from './crossTab';
-import type { AuthDispatch, CleanexitExtra, ThunkConfig } from './types';
+import { ApiError, type ApiResponse, describe, type Json } from './apiClient.js';
+import { logout } from './authSlice.js';
+import type { LogoutScope } from './crossTab.js';
+import { type AuthDispatch, type CleanexitExtra, type ThunkConfig, withExtra } from './types.js';
 
 /** What the server did with the logout request. Never contains token text. */
 export interface ServerReport {
@@ -50,6 +50,7 @@ export interface LogoutOptions {
   reason?: LogoutReason;
 }
 
+/** The default `redirectTo` of `createCleanexit` (the seed's "back to /"). */
 export const LOGIN_PATH = '/';
 
 /**
@@ -67,14 +68,14 @@ export const LOGIN_PATH = '/';
  */
 export const performLogout = createAsyncThunk<LogoutReport, LogoutOptions | undefined, ThunkConfig>(
   'auth/performLogout',
-  (options, { dispatch, extra }) => {
+  withExtra((options, { dispatch, extra }) => {
     // A burst of 401s (or a double click) joins the logout already running: one server call,
     // one cleanup, and every caller gets the same report.
     extra.logoutInFlight ??= runLogout(dispatch, extra, options).finally(() => {
       extra.logoutInFlight = null;
     });
     return extra.logoutInFlight;
-  },
+  }),
 );
 
 async function runLogout(
@@ -106,7 +107,7 @@ export const forgetSession = createAsyncThunk<
   LogoutReport,
   { reason: LogoutReason; scope?: LogoutScope },
   ThunkConfig
->('auth/forgetSession', async ({ reason, scope = 'current' }, { dispatch, extra }) => {
+>('auth/forgetSession', withExtra(async ({ reason, scope = 'current' }, { dispatch, extra }) => {
   // The server ended the whole session on a reused refresh token: every tab shares that
   // cookie, so every tab is told. Other endings are noticed by each tab on its own.
   const announce = reason === 'refresh-reused' ? scope : null;
@@ -115,14 +116,14 @@ export const forgetSession = createAsyncThunk<
   const report: LogoutReport = { scope, reason, server, cleanup, pendingRetry: false };
   safely(() => extra.onLogoutReport(report));
   return report;
-});
+}));
 
 export type PendingOutcome = 'none' | 'revoked' | 'already-ended' | 'rejected' | 'nothing-to-revoke' | 'failed';
 
 /** Ends the server session a failed logout left behind, using the refresh cookie alone. */
 export const finishPendingLogout = createAsyncThunk<PendingOutcome, void, ThunkConfig>(
   'auth/finishPendingLogout',
-  async (_arg, { extra }) => {
+  withExtra(async (_arg, { extra }) => {
     const scope = extra.pending.get();
     if (!scope) return 'none';
     if (!extra.api.hasCookieSession()) {
@@ -135,7 +136,7 @@ export const finishPendingLogout = createAsyncThunk<PendingOutcome, void, ThunkC
     extra.pending.clear();
     safely(() => extra.api.forgetCookieSession());
     return server.outcome === 'revoked' || server.outcome === 'already-ended' ? server.outcome : 'rejected';
-  },
+  }),
 );
 
 /**
@@ -216,7 +217,7 @@ async function forgetLocally(
   // undecryptable, because the key it was sealed with is gone.
   const keyForgotten = await step('forget key', () => extra.keyStore.forgetKey());
   const announced = announce ? await step('announce', () => extra.channel.announce(announce)) : false;
-  const navigated = await step('navigate', () => extra.navigate(LOGIN_PATH));
+  const navigated = await step('navigate', () => extra.navigate(extra.redirectTo));
   return { stateReset, purged, keyForgotten, announced, navigated, errors };
 }
 

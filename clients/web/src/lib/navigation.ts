@@ -4,7 +4,7 @@
  * signed-in entry is not one Back away. Routers with their own API (react-router's `navigate`,
  * a framework's `router.replace`) are injected instead.
  */
-export type Navigate = (to: string) => void;
+export type Navigate = (to: string) => void | Promise<void>;
 
 export const navigateWithHistory: Navigate = (to) => {
   const here = window.location.pathname + window.location.search + window.location.hash;

@@ -1,4 +1,4 @@
-import type { LogoutScope } from './crossTab';
+import type { LogoutScope } from './crossTab.js';
 
 /**
  * Remembers, without any secret, that a logout could not reach the server. The refresh cookie is

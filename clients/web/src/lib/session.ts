@@ -1,8 +1,8 @@
 import { createAsyncThunk } from '@reduxjs/toolkit';
-import { ApiError, type ApiResponse, describe } from './apiClient';
-import { restoreStalled, restoreStarted, signedIn, signInFailed, signInStarted, tokenRefreshed } from './authSlice';
-import { finishPendingLogout, forgetSession, performLogout } from './logout';
-import type { AuthDispatch, CleanexitExtra, ThunkConfig } from './types';
+import { ApiError, type ApiResponse, describe } from './apiClient.js';
+import { restoreStalled, restoreStarted, signedIn, signInFailed, signInStarted, tokenRefreshed } from './authSlice.js';
+import { finishPendingLogout, forgetSession, performLogout } from './logout.js';
+import { type AuthDispatch, type CleanexitExtra, type ThunkConfig, withExtra } from './types.js';
 
 export interface Credentials {
   username: string;
@@ -17,7 +17,7 @@ export type SignInResult = { ok: true } | { ok: false; error: string };
  */
 export const signIn = createAsyncThunk<SignInResult, Credentials, ThunkConfig>(
   'auth/signIn',
-  async ({ username, password }, { dispatch, extra }) => {
+  withExtra(async ({ username, password }, { dispatch, extra }) => {
     dispatch(signInStarted());
     // A logout that never reached the server left its session behind; the sign-in is about to
     // replace the cookie that can end it, so try now (best effort, see pendingLogout.ts).
@@ -36,7 +36,7 @@ export const signIn = createAsyncThunk<SignInResult, Credentials, ThunkConfig>(
     extra.pending.clear();
     dispatch(signedIn({ ...token, user: username }));
     return { ok: true };
-  },
+  }),
 );
 
 /**
@@ -53,28 +53,41 @@ export type RestoreResult = 'nothing-to-restore' | 'restored' | 'session-ended' 
  */
 export const restoreSession = createAsyncThunk<RestoreResult, { silent?: boolean } | undefined, ThunkConfig>(
   'auth/restoreSession',
-  async (options, { dispatch, getState, extra }) => {
-    if (!getState().auth.sessionId) return 'nothing-to-restore';
-    if (!options?.silent) dispatch(restoreStarted());
-    const since = extra.now();
-    const first = await refresh(extra);
-    if (first.kind === 'token') return restored(dispatch, extra, first.token);
-    if (first.kind === 'no-answer') return stalled(dispatch, first.why);
-    const { response } = first;
-    if (response.status >= 400 && response.status < 500) {
-      const reason = refusalReason(response);
-      if (reason === 'reused') {
-        await dispatch(forgetSession({ reason: 'refresh-reused' }));
-        return 'possible-theft';
-      }
-      if (reason === 'race') return resolveRace(dispatch, extra, since);
-      // invalid_grant / csrf_failed / 401: the server holds no live session for this browser.
-      await dispatch(forgetSession({ reason: 'session-ended' }));
-      return 'session-ended';
-    }
-    return stalled(dispatch, errorText(response, 'Server error while restoring the session'));
-  },
+  withExtra((options, { dispatch, getState, extra }) => {
+    if (!getState().auth.sessionId) return Promise.resolve<RestoreResult>('nothing-to-restore');
+    // One refresh at a time per page: five calls that expired together (or the start-up
+    // restore and a silent refresh) join the one running, and all see its result.
+    extra.refreshInFlight ??= runRestore(dispatch, extra, options).finally(() => {
+      extra.refreshInFlight = null;
+    });
+    return extra.refreshInFlight;
+  }),
 );
+
+async function runRestore(
+  dispatch: AuthDispatch,
+  extra: CleanexitExtra,
+  options: { silent?: boolean } | undefined,
+): Promise<RestoreResult> {
+  if (!options?.silent) dispatch(restoreStarted());
+  const since = extra.now();
+  const first = await refresh(extra);
+  if (first.kind === 'token') return restored(dispatch, extra, first.token);
+  if (first.kind === 'no-answer') return stalled(dispatch, first.why);
+  const { response } = first;
+  if (response.status >= 400 && response.status < 500) {
+    const reason = refusalReason(response);
+    if (reason === 'reused') {
+      await dispatch(forgetSession({ reason: 'refresh-reused' }));
+      return 'possible-theft';
+    }
+    if (reason === 'race') return resolveRace(dispatch, extra, since);
+    // invalid_grant / csrf_failed / 401: the server holds no live session for this browser.
+    await dispatch(forgetSession({ reason: 'session-ended' }));
+    return 'session-ended';
+  }
+  return stalled(dispatch, errorText(response, 'Server error while restoring the session'));
+}
 
 /**
  * The refresh cookie was rotated moments ago by someone else (issue 9, finding 4). A sibling tab
@@ -139,11 +152,13 @@ function withLock<T>(extra: CleanexitExtra, run: () => Promise<T>): Promise<T> {
 function readToken(response: ApiResponse, extra: CleanexitExtra) {
   const body = response.body;
   if (!response.ok || !body) return null;
-  const { access_token: accessToken, session_id: sessionId, expires_in: expiresIn } = body;
+  const { access_token: accessToken, session_id: sessionId, expires_in: expiresIn, csrf_token: csrf } = body;
   if (typeof accessToken !== 'string' || typeof sessionId !== 'string') return null;
   return {
     accessToken,
     sessionId,
+    // An API on another origin: its CSRF cookie is not in this page's document.cookie.
+    csrfToken: typeof csrf === 'string' ? csrf : null,
     expiresIn: typeof expiresIn === 'number' ? expiresIn : 600,
     receivedAt: extra.now(),
   };

@@ -18,7 +18,9 @@ from ...runtime import Runtime, build_runtime
 from ...server.tokens import AccessClaims
 from ...settings import Settings
 from .middleware import SecurityHeadersMiddleware
+from .openapi import UNAVAILABLE
 from .responses import error_response, install_error_handlers, json_response
+from .web import mount_spa
 from .wiring import auth_for, install
 
 __all__ = ["ImmutableStaticFiles", "app_from_env", "create_app"]
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def healthz() -> JSONResponse:
         return json_response({"status": "ok"})
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: UNAVAILABLE})
     async def readyz() -> JSONResponse:
         try:
             if not rt.replica.is_fresh():
@@ -77,8 +79,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         )
 
     # After the resource routes: Starlette matches in order, and resources are the hot path.
-    install(app, runtime=rt, auth=auth)
-    _mount_demo(app)
+    install(app, runtime=rt, auth=auth)  # CORS (CLEANEXIT_CORS_ORIGINS) comes with it
+    if settings.web_dir is not None:
+        mount_spa(app, settings.web_dir, assets=ImmutableStaticFiles)  # issue 14: a built app
+    else:
+        _mount_demo(app)
     return app
 
 

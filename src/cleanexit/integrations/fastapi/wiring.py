@@ -2,10 +2,11 @@
 
 It mounts the ``/auth`` router, the handler that turns cleanexit's errors (raised by
 ``auth.require`` in the app's own routes) into RFC 6750 answers, a body-size cap on ``/auth``,
-and — through the router's lifespan, which FastAPI merges into the app's own — the store, the
-replica and the pruning. Everything comes from one ``Settings``, so no setting can be dropped
-by the way an app is wired (issue 10). The app's other routes, handlers and headers are left
-as they are.
+credentialed CORS for the exact origins of ``CLEANEXIT_CORS_ORIGINS`` (issue 14; none by
+default), and — through the router's lifespan, which FastAPI merges into the app's own — the
+store, the replica and the pruning. Everything comes from one ``Settings``, so no setting can
+be dropped by the way an app is wired (issue 10). The app's other routes, handlers and headers
+are left as they are.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from ...server.sessions import Authenticator
 from ...settings import Settings
 from .auth import CleanExit
 from .middleware import BodyLimitMiddleware
+from .openapi import document
 from .responses import on_cleanexit_error
+from .web import add_cors
 
 __all__ = ["auth_for", "install"]
 
@@ -64,6 +67,10 @@ def install(
     app.include_router(auth.router)
     app.add_exception_handler(CleanexitError, on_cleanexit_error)
     app.add_middleware(BodyLimitMiddleware, limit=rt.settings.max_body_bytes, prefix="/auth")
+    document(app)
+    # CLEANEXIT_CORS_ORIGINS (issue 14): a browser app on another origin of the same site.
+    # Added last, so outermost: a preflight is answered before anything else sees it.
+    add_cors(app, rt.settings.cors_origin_list())
     app.state.cleanexit = auth
     return auth
 
