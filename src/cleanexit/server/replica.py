@@ -121,11 +121,25 @@ class Guard:
 
     def check_now(self, claims: AccessClaims) -> bool:
         """``check`` without awaiting when the view may answer alone: True once decided
-        (``RevokedTokenError`` if revoked), False when ``await check(claims)`` is needed."""
+        (``RevokedTokenError`` if revoked), False when ``await check(claims)`` is needed.
+        Safe from any thread: it only reads."""
         replica = self.replica
         if replica.strict or not replica.is_fresh():
             return False
-        if (reason := replica.view.reason(claims)) is not None:
+        # Callers on other threads than the writer's (WSGI request threads, issue 12): a
+        # read that overlapped a write (seqlock, ``RevocationView.writes``) proves nothing
+        # and goes the awaiting way, on the writer's thread.
+        view = replica.view
+        before = view.writes
+        if before & 1:
+            return False
+        try:
+            reason = view.reason(claims)
+        except Exception:  # a torn read of the compact arrays: ask the writer's thread
+            return False
+        if view.writes != before:
+            return False
+        if reason is not None:
             raise _revoked(reason)
         return True
 
