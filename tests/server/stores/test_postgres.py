@@ -385,6 +385,16 @@ async def test_schema_is_created_once_and_versioned(shared_postgres: PostgresSer
         await store.close()
 
 
+async def test_a_user_who_may_not_create_the_schema_is_told_so(
+    shared_postgres: PostgresServer,
+) -> None:
+    name = schema()
+    shared_postgres.sql(f"CREATE ROLE {name} LOGIN")
+    url = shared_postgres.url().replace("cleanexit@", f"{name}@", 1)
+    with pytest.raises(ConfigurationError, match="may not create the schema"):
+        await PostgresStore(url, schema=name).open()
+
+
 async def test_a_newer_schema_is_a_clear_start_up_error(shared_postgres: PostgresServer) -> None:
     s = schema()
     store = await opened(shared_postgres.url(), schema=s)
