@@ -18,5 +18,5 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-pg=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+pg=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 echo "==> system components: redis-server $(redis-server --version | awk '{print $3}'), $("${pg:-/usr/bin}/postgres" --version 2>/dev/null || echo 'postgres ?'), $(chromium --version 2>/dev/null | head -1), node $(node --version)"
