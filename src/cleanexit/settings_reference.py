@@ -39,12 +39,16 @@ MEANINGS: dict[str, str] = {
     "not theft.",
     "leeway": "Clock leeway for `exp`/`iat`, seconds.",
     "store_url": "`sqlite:///abs/path.db`, `redis://host:6379/0` (or `rediss://`, `unix://`), "
-    "`memory://`. Unset: `sqlite://DATA_DIR/cleanexit.db`.",
+    "`postgresql://user@host:5432/db`, `memory://`. Unset: `sqlite://DATA_DIR/cleanexit.db`.",
+    "postgres_schema": "PostgreSQL: the schema holding cleanexit's tables.",
+    "postgres_pool_size": "PostgreSQL: pooled connections per process.",
+    "postgres_listen_url": "PostgreSQL: a direct URL for `LISTEN` when the store URL goes "
+    "through PgBouncer (transaction pooling cannot listen). Unset: the store URL.",
     "redis_mode": "`replica`: tail the revocation stream into the in-process view (no I/O per "
     "request); `strict`: ask Redis on every request (zero propagation delay).",
     "redis_cluster": "The store is a Redis Cluster: two-step announcements (docs/redis.md).",
-    "stale_after": "Seconds a Redis replica may go without hearing from the stream before "
-    "protected requests answer 503.",
+    "stale_after": "Redis and PostgreSQL: seconds an instance may answer from its view without "
+    "a successful read of the store; then protected requests answer 503.",
     "fail_open": "Serve from a possibly stale view instead of 503 when the store cannot be "
     "reached. Weakens invariant 3; logged loudly.",
     "production": "Refuse what weakens a deployment: a non-`Secure` cookie, demo users, weak "

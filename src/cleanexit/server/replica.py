@@ -121,13 +121,45 @@ class Guard:
 
     def check_now(self, claims: AccessClaims) -> bool:
         """``check`` without awaiting when the view may answer alone: True once decided
-        (``RevokedTokenError`` if revoked), False when ``await check(claims)`` is needed."""
+        (``RevokedTokenError`` if revoked), False when ``await check(claims)`` is needed.
+        For the thread that writes the view (the event loop); others: ``check_now_threadsafe``.
+        """
         replica = self.replica
         if replica.strict or not replica.is_fresh():
             return False
         if (reason := replica.view.reason(claims)) is not None:
             raise _revoked(reason, claims)
         return True
+
+    def check_now_threadsafe(self, claims: AccessClaims) -> bool:
+        """``check_now`` for readers on other threads than the view's writer (WSGI request
+        threads, issue 12): a read that overlapped a write (seqlock, ``RevocationView.writes``)
+        proves nothing and answers False, so the check goes the awaiting way, on the writer's
+        thread. The event loop's own callers keep ``check_now``, which pays none of this."""
+        replica = self.replica
+        if replica.strict or not replica.is_fresh():
+            return False
+        view = replica.view
+        before = view.writes
+        if before & 1:
+            return False
+        try:
+            reason = view.reason(claims)
+        except Exception:  # a torn read of the compact arrays: ask the writer's thread
+            return False
+        if view.writes != before:
+            return False
+        if reason is not None:
+            raise _revoked(reason, claims)
+        return True
+
+    # Counting hooks for callers that check without ``authenticate`` (the WSGI host, issue
+    # 12): nothing here; ``counting.CountingGuard`` counts (metrics on, issue 15).
+    def tally_accepted(self) -> None:
+        return None
+
+    def tally_refused(self, exc: Exception) -> None:
+        return None
 
     async def check(self, claims: AccessClaims) -> None:
         replica = self.replica

@@ -20,6 +20,7 @@ from .endpoints import (
     parse_body,
 )
 from .errors import REALM, error_response, status_of
+from .host import Hosted, RuntimeHost, endpoints_for
 from .messages import NO_STORE, Request, Response
 
 __all__ = [
@@ -29,14 +30,17 @@ __all__ = [
     "REALM",
     "REFRESH_COOKIE",
     "AuthEndpoints",
+    "Hosted",
     "LoginBody",
     "LogoutBody",
     "RefreshBody",
     "Request",
     "Response",
+    "RuntimeHost",
     "bearer",
     "check_form_token",
     "describe_validation",
+    "endpoints_for",
     "error_response",
     "parse_body",
     "status_of",

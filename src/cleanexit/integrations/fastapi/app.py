@@ -88,7 +88,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
 
 # What /readyz may tell anyone who asks: never a store's host, port, path or version (issue 15).
-_PUBLIC_REPLICA = ("mode", "ready", "fresh", "entries", "age_s", "stale_after_s", "fail_open")
+_PUBLIC_REPLICA = (
+    "mode", "ready", "fresh", "entries", "age_s", "stale_after_s", "fail_open", "connected",
+    "listening", "resyncs", "gaps",
+)  # fmt: skip
 
 
 def readiness(store: dict[str, Any], replica: dict[str, Any]) -> dict[str, Any]:
@@ -97,9 +100,10 @@ def readiness(store: dict[str, Any], replica: dict[str, Any]) -> dict[str, Any]:
     for key in ("mode",):
         if key in store:
             public_store[key] = store[key]
-    persistence = store.get("persistence")
-    if isinstance(persistence, dict):
-        public_store["durable"] = bool(persistence.get("durable"))
+    for key in ("persistence", "durability"):  # Redis, PostgreSQL
+        details = store.get(key)
+        if isinstance(details, dict):
+            public_store["durable"] = bool(details.get("durable"))
     return {
         "status": "ready",
         "store": public_store,

@@ -17,6 +17,7 @@ from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response as StarletteResponse
 
 from ...errors import CleanexitError, InvalidRequestError, RevokedTokenError
@@ -205,5 +206,11 @@ class _AuthRoute(APIRoute):
                 return error_response(InvalidRequestError(describe_validation(exc.errors())))
             except CleanexitError as exc:
                 return error_response(exc)
+            except StarletteHTTPException as exc:
+                # A body FastAPI cannot even parse (b"\x80" as JSON) is raised as this, not as
+                # a validation error: found by the conformance suite in an embedding app.
+                if exc.status_code != 400:
+                    raise
+                return error_response(InvalidRequestError("the body could not be parsed"))
 
         return route

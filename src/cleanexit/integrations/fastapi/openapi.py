@@ -16,7 +16,19 @@ from typing import Any, Literal
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ROUTES", "SECURITY_SCHEMES", "ErrorBody", "document"]
+__all__ = [
+    "ROUTES",
+    "SECURITY_SCHEMES",
+    "EmptyResponse",
+    "ErrorBody",
+    "IntrospectionResponse",
+    "LogoutResponse",
+    "Revoked",
+    "SessionView",
+    "SessionsResponse",
+    "TokenResponse",
+    "document",
+]
 
 
 class ErrorBody(BaseModel):
