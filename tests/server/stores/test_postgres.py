@@ -379,7 +379,8 @@ async def test_schema_is_created_once_and_versioned(shared_postgres: PostgresSer
         f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{s}' ORDER BY 1"
     )
     assert [t for (t,) in tables] == [
-        "events", "refresh_tokens", "revocation_head", "revocations", "schema_version", "sessions",
+        "events", "login_attempts", "refresh_tokens", "revocation_head", "revocations",
+        "schema_version", "sessions",
     ]  # fmt: skip
     for store in stores:
         await store.close()

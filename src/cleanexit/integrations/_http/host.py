@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...errors import CleanexitError, StoreUnavailableError
+from ...server.client_ip import ClientAddress, parse_networks
 from ...server.replica import Guard
 from ...server.tokens import AccessClaims
 from .endpoints import AuthEndpoints, bearer
@@ -63,6 +64,8 @@ def endpoints_for(runtime: Runtime) -> AuthEndpoints:
         clear_site_data=settings.clear_site_data,
         cookie_secure=settings.refresh_cookie_secure(),
         introspection_clients=settings.introspection_credentials(),
+        # X-Forwarded-For only through CLEANEXIT_TRUSTED_PROXIES (issue 15), as in FastAPI.
+        client_address=ClientAddress(parse_networks(settings.trusted_proxies)),
     )
 
 
