@@ -9,11 +9,12 @@ SQLite); the Redis store brings its own stream-tailing and strict replicas.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from ..clock import Clock, system_clock
-from ..errors import RevokedTokenError
+from ..errors import RevokedTokenError, StoreUnavailableError
 from .revocation import RevocationView
 from .stores.base import Cursor, Store
 from .tokens import AccessClaims
@@ -45,9 +46,15 @@ class Replica:
         return self.view.reason(claims)
 
     async def cutoff(self, sub: str) -> float | None:
-        """The user's current cutoff, fresh (a login must know it before it issues)."""
+        """The user's cutoff, as fresh as the store lets us know it right now.
+
+        Best effort on purpose: a login uses it only to avoid issuing, in the very second of a
+        "log out everywhere", a token that is born revoked. If the store cannot be reached the
+        view's value is used; a cutoff it does not know yet can only refuse the new token
+        later (fail closed), never admit an old one. Login must not fail for it."""
         if not self.is_fresh():
-            await self.catch_up()
+            with contextlib.suppress(StoreUnavailableError):
+                await self.catch_up()
         return self.view.cutoff(sub)
 
     async def start(self) -> None:
