@@ -65,6 +65,11 @@ class Verifier:
         # fast_path=False: PyJWT for every token (the oracle in tests, a baseline in benchmarks).
         self._fast = FastPath(keys if fast_path else None)
 
+    def header_segments(self) -> frozenset[str]:
+        """The exact header segments of the tokens we issue (resource-server mode tells our
+        tokens from a provider's by them, before decoding anything)."""
+        return self._fast.headers()
+
     def verify(self, token: str, allow_expired: bool = False) -> AccessClaims:
         """Verified claims, or ``InvalidTokenError``. ``allow_expired``: for logout only, where
         an authentic but expired token still names the session to end (issue 9 finding 1)."""

@@ -23,7 +23,7 @@ from ..replica import Replica
 from .redis import Position
 
 if TYPE_CHECKING:
-    from ..tokens import AccessClaims
+    from ..revocation import Revocable
     from .redis import RedisFeed, RedisStore
 
 __all__ = ["StreamReplica", "StrictReplica"]
@@ -245,7 +245,7 @@ class StrictReplica(StreamReplica):
     async def catch_up(self) -> None:
         return None
 
-    async def remote_reason(self, claims: AccessClaims) -> str | None:
+    async def remote_reason(self, claims: Revocable) -> str | None:
         try:
             reason = await self.redis.strict_reason(claims, now=self._clock())
         except StoreUnavailableError as exc:
