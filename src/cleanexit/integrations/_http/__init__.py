@@ -6,6 +6,7 @@ this package, so a behaviour is decided once and pinned by one conformance suite
 
 from __future__ import annotations
 
+from .backchannel import BACKCHANNEL_PATH, BackchannelEndpoint
 from .endpoints import (
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -23,12 +24,14 @@ from .errors import REALM, error_response, status_of
 from .messages import NO_STORE, Request, Response
 
 __all__ = [
+    "BACKCHANNEL_PATH",
     "CSRF_COOKIE",
     "CSRF_HEADER",
     "NO_STORE",
     "REALM",
     "REFRESH_COOKIE",
     "AuthEndpoints",
+    "BackchannelEndpoint",
     "LoginBody",
     "LogoutBody",
     "RefreshBody",
