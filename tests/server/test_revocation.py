@@ -272,15 +272,19 @@ def issuer_revocations() -> st.SearchStrategy[tuple[Revocation, tuple[str, Any]]
 
     def session(iss: str | None, n: str) -> tuple[Revocation, tuple[str, Any]]:
         until = T0 + 600
-        rev = Revocation.session(n, expires_at=until) if iss is None else (
-            Revocation.provider_session(iss, n, expires_at=until)
+        rev = (
+            Revocation.session(n, expires_at=until)
+            if iss is None
+            else (Revocation.provider_session(iss, n, expires_at=until))
         )
         return rev, ("sid", (iss, n))
 
     def user(iss: str | None, n: str, c: float) -> tuple[Revocation, tuple[str, Any]]:
         until = T0 + 600
-        rev = Revocation.user(n, cutoff=c, expires_at=until) if iss is None else (
-            Revocation.provider_user(iss, n, cutoff=c, expires_at=until)
+        rev = (
+            Revocation.user(n, cutoff=c, expires_at=until)
+            if iss is None
+            else (Revocation.provider_user(iss, n, cutoff=c, expires_at=until))
         )
         return rev, ("user", ((iss, n), c))
 

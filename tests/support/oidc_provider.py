@@ -143,7 +143,9 @@ class OpenIDProvider:
             self._ready.get(timeout=timeout)
         except queue.Empty:
             self.stop()
-            raise RuntimeError(f"OpenID Provider not ready after {timeout}s:\n{self.log()}") from None
+            raise RuntimeError(
+                f"OpenID Provider not ready after {timeout}s:\n{self.log()}"
+            ) from None
         return self
 
     def _read(self, process: subprocess.Popen[str]) -> None:
@@ -260,9 +262,7 @@ class Browser:
         assert page.status_code == 200, page.text
         xsrf = re.search(r'name="xsrf" value="([^"]+)"', page.text)
         assert xsrf is not None, page.text
-        return self.http.post(
-            "/session/end/confirm", data={"xsrf": xsrf.group(1), "logout": "yes"}
-        )
+        return self.http.post("/session/end/confirm", data={"xsrf": xsrf.group(1), "logout": "yes"})
 
 
 @pytest.fixture

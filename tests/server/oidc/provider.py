@@ -57,7 +57,8 @@ class Provider:
     def jwks(self, *, named: bool = True) -> dict[str, Any]:
         return {
             "keys": [
-                public_jwk(key, kid, alg if named else None) for kid, (alg, key) in self.keys.items()
+                public_jwk(key, kid, alg if named else None)
+                for kid, (alg, key) in self.keys.items()
             ]
         }
 

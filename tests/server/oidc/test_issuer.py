@@ -55,8 +55,17 @@ def test_a_non_url_issuer_needs_a_jwks_uri() -> None:
 def test_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(
         "CLEANEXIT_ISSUERS",
-        json.dumps([{"issuer": OP, "audience": "orders-api", "algorithms": ["ES256"],
-                     "typ": "at+jwt", "client_id": "orders-web"}]),  # fmt: skip
+        json.dumps(
+            [
+                {
+                    "issuer": OP,
+                    "audience": "orders-api",
+                    "algorithms": ["ES256"],
+                    "typ": "at+jwt",
+                    "client_id": "orders-web",
+                }
+            ]
+        ),
     )
     settings = Settings(data_dir=tmp_path, secret=SECRET)
     assert settings.issuers == (

@@ -164,7 +164,7 @@ async def test_a_key_without_kid_only_when_it_is_the_only_one(clock: ManualClock
 class Handler(http.server.BaseHTTPRequestHandler):
     responses: dict[str, tuple[int, bytes, float]] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+    def do_GET(self) -> None:
         status, body, delay = self.responses.get(self.path, (404, b"{}", 0.0))
         time.sleep(delay)
         self.send_response(status)

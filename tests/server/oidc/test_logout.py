@@ -133,4 +133,3 @@ async def test_keys_that_cannot_be_fetched_are_503_not_400(op: Provider) -> None
     down = ExternalVerifier([IssuerVerifier(issuer, cache, clock=clock)])
     with pytest.raises(KeysUnavailableError):
         await read_logout_token(op.sign(op.logout(), typ="logout+jwt"), down, now=NOW)
-

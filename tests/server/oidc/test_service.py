@@ -163,7 +163,7 @@ async def test_revocation_from_outside(world: World) -> None:
 async def test_unknown_issuers_are_named(world: World) -> None:
     stranger = Provider(issuer="https://stranger.example")
     stranger.add("RS256")
-    with pytest.raises(ClaimError, match="^unknown issuer$"):
+    with pytest.raises(ClaimError, match=r"^unknown issuer$"):
         await world.guard.authenticate(stranger.sign(stranger.access()))
 
 
@@ -183,4 +183,3 @@ async def test_routes_about_our_sessions_never_take_a_providers_token(world: Wor
     await world.guard.authenticate_own(world.own_token())
     with pytest.raises(InvalidTokenError):
         await world.guard.authenticate_own(world.op.sign(world.op.access()))
-

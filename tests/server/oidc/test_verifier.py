@@ -72,9 +72,7 @@ def forge(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"
 
 
 @pytest.mark.parametrize("alg", ALGORITHMS)
-async def test_each_algorithm_verifies(
-    alg: str, op: Provider, verifier: ExternalVerifier
-) -> None:
+async def test_each_algorithm_verifies(alg: str, op: Provider, verifier: ExternalVerifier) -> None:
     kid = next(k for k, (a, _) in op.keys.items() if a == alg)
     claims, keys = await verifier.verify(op.sign(op.access(scope="orders:read"), kid=kid))
     assert (claims.iss, claims.sub, claims.sid, claims.jti) == (OP, "alice", "op-s1", "op-j1")
@@ -157,8 +155,10 @@ async def test_unsigned_and_hmac_tokens_are_refused(
     kid = next(iter(op.keys))
     with pytest.raises(BadSignatureError, match="algorithm not allowed"):
         await verifier.verify(forge({"alg": "none", "kid": kid}, op.access()))
-    pem = op.keys[kid][1].public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    pem = (
+        op.keys[kid][1]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     header, payload = {"alg": "HS256", "kid": kid, "typ": "at+jwt"}, op.access()
     unsigned = forge(header, payload)[:-1]  # "<header>.<payload>." without the dot
@@ -190,9 +190,9 @@ async def test_bad_signature_and_unknown_kid(
     op: Provider, verifier: ExternalVerifier, fetch: FakeFetch
 ) -> None:
     token = op.sign(op.access())
-    head, body, sig = token.split(".")
+    head, _body, sig = token.split(".")
     other = op.sign(op.access(sub="mallory")).split(".")[1]
-    with pytest.raises(BadSignatureError, match="^bad signature$"):
+    with pytest.raises(BadSignatureError, match=r"^bad signature$"):
         await verifier.verify(f"{head}.{other}.{sig}")
     with pytest.raises(BadSignatureError, match="unknown key"):
         await verifier.verify(op.sign(op.access(), headers={"kid": "made-up"}))
@@ -227,9 +227,7 @@ async def test_keys_are_never_fetched_from_the_token(
     attacker = Provider()
     kid = attacker.add("RS256", kid="attacker")
     jwk = public_jwk(attacker.keys[kid][1], kid, "RS256")
-    token = attacker.sign(
-        {**op.access()}, headers={"jku": "https://evil.example/jwks", "jwk": jwk}
-    )
+    token = attacker.sign({**op.access()}, headers={"jku": "https://evil.example/jwks", "jwk": jwk})
     with pytest.raises(BadSignatureError, match="unknown key"):
         await verifier.verify(token)
     assert set(fetch.calls) == {JWKS_URI}
@@ -291,8 +289,11 @@ _ORACLE_VERIFIER = ExternalVerifier(
     [
         IssuerVerifier(
             _ORACLE_ISSUER,
-            JwksCache(_ORACLE_ISSUER, fetch=FakeFetch({JWKS_URI: _ORACLE.jwks()}),
-                      clock=ManualClock(T0 + 10)),  # fmt: skip
+            JwksCache(
+                _ORACLE_ISSUER,
+                fetch=FakeFetch({JWKS_URI: _ORACLE.jwks()}),
+                clock=ManualClock(T0 + 10),
+            ),
             clock=ManualClock(T0 + 10),
         )
     ]
