@@ -34,6 +34,7 @@ from ...errors import (
 from ..fastpath import b64decode_strict
 from ..revocation import ProviderKeys
 from ..tokens import AccessClaims
+from ..verifier import new_claims
 from .issuer import LOGOUT_TOKEN_TYPE, TrustedIssuer
 from .jwks import JwksCache
 from .jws import SignatureCheck
@@ -183,11 +184,13 @@ class IssuerVerifier:
             raise ImmatureTokenError()
         client_id = get("client_id", get("azp"))
         iss, iat, exp = self.issuer.issuer, int(iat), int(exp)
-        claims = AccessClaims(
+        claims = new_claims(
             iss, audience, sub, sid, jti, iat, exp,
             client_id if isinstance(client_id, str) else "", payload,
         )  # fmt: skip
-        return claims, ProviderKeys.of(iss, sub=sub, sid=sid, jti=jti, iat=iat)
+        # ProviderKeys.of, inlined: this runs on every request.
+        keys = ProviderKeys(iss, f"{iss}\x1f{sub}", f"{iss}\x1f{sid}" if sid else "", jti, iat)
+        return claims, keys
 
 
 class ExternalVerifier:
