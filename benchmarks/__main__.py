@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import http, logout_client, micro, propagation, report, world
+from . import frameworks, http, logout_client, micro, propagation, report, world
 from .harness import Budget, Progress
 
 
@@ -47,8 +47,12 @@ def main(argv: list[str] | None = None) -> int:
             _section(results, progress, "figure4", lambda: http.figure4(
                 progress, sizes=sizes, seconds=seconds, rounds=rounds,
                 budget=Budget(90 * scale)))  # fmt: skip
+            if importlib.util.find_spec("gunicorn") is not None:
+                _section(results, progress, "figure7", lambda: frameworks.figure7(
+                    progress, redis_url=redis_url, seconds=seconds, rounds=rounds,
+                    budget=Budget(150 * scale)))  # fmt: skip
         else:
-            results["notes"].append("Figures 3 and 4 (HTTP) need wrk: `make system-deps`.")
+            results["notes"].append("Figures 3, 4 and 7 (HTTP) need wrk: `make system-deps`.")
         _section(results, progress, "figure5", lambda: propagation.figure5(
             progress, redis_url=redis_url, trials=100 if not quick else 8,
             budget=Budget(60 * scale)))  # fmt: skip

@@ -97,7 +97,7 @@ def _tokens(alg: str, key: Any, kid: str, n: int) -> list[str]:
             key,
             algorithm=alg,
             headers={"kid": kid, "typ": "at+jwt"},
-        )  # fmt: skip
+        )
         for i in range(n)
     ]
 

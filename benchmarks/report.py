@@ -18,7 +18,8 @@ from .world import ROOT
 
 PACKAGES = (
     "PyJWT", "cryptography", "orjson", "fastapi", "starlette", "pydantic", "uvicorn", "uvloop",
-    "httptools", "redis", "hiredis", "httpx",
+    "httptools", "redis", "hiredis", "httpx", "Flask", "Flask-JWT-Extended", "Django",
+    "djangorestframework", "djangorestframework-simplejwt", "gunicorn",
 )  # fmt: skip
 
 
@@ -169,6 +170,27 @@ def targets(r: dict[str, Any]) -> list[Target]:
                         row["p99_ms"] <= 5.0,
                     )
                 )
+    out.extend(_fig7_targets(r))
+    return out
+
+
+def _fig7_targets(r: dict[str, Any]) -> list[Target]:
+    rows = {row["app"]: row for row in (r.get("figure7") or {}).get("rows", [])}
+    out = []
+    if jwtx := rows.get("flask+flask-jwt-extended+redis"):
+        out.append(Target(
+            "7", "Flask: throughput ≥ 2x flask-jwt-extended + Redis blocklist",
+            f"{jwtx['rps_ratio']:.2f}x", jwtx["rps_ratio"] >= 2.0,
+        ))  # fmt: skip
+        out.append(Target(
+            "7", "Flask: p99 no worse than flask-jwt-extended + Redis blocklist",
+            f"{jwtx['p99_ratio']:.2f}x", jwtx["p99_ratio"] <= 1.0,
+        ))  # fmt: skip
+    if simple := rows.get("drf+simplejwt"):
+        out.append(Target(
+            "7", "DRF: throughput ≥ 1.5x simplejwt JWTAuthentication",
+            f"{simple['rps_ratio']:.2f}x", simple["rps_ratio"] >= 1.5,
+        ))  # fmt: skip
     return out
 
 
@@ -194,7 +216,7 @@ def markdown(r: dict[str, Any], *, command: str, seconds: float, chart: str | No
     ]
     if chart:
         lines += [f"![benchmark chart]({chart})", ""]
-    for section in (_fig1, _fig2, _fig3, _fig4, _fig5, _fig6):
+    for section in (_fig1, _fig2, _fig3, _fig4, _fig5, _fig6, _fig7):
         lines += section(r)
     lines += _closing(r)
     return "\n".join(lines) + "\n"
@@ -339,6 +361,35 @@ def _fig5(r: dict[str, Any]) -> list[str]:
         )
     if r.get("redis_pending"):
         lines += ["", f"Redis replica: pending ({r['redis_pending']})."]
+    return [*lines, ""]
+
+
+def _fig7(r: dict[str, Any]) -> list[str]:
+    f = r.get("figure7")
+    if not f:
+        return ["## 7. Flask and Django REST framework", "", "Pending: not run.", ""]
+    lines = [
+        "## 7. Flask and Django REST framework",
+        "",
+        f"`GET /me` with a bearer token (500 distinct live tokens in turn), wrk 1 thread, "
+        f"{f['connections']} connections, {f['seconds']:g} s per round, one gunicorn sync "
+        "worker each (`benchmarks/refapps/`). Flask + cleanexit (`@require_auth`, SQLite "
+        "store) against Flask + flask-jwt-extended with the Redis `token_in_blocklist_loader` "
+        "of its documentation (one `GET` per request); DRF + `CleanexitAuthentication` against "
+        "simplejwt's `JWTAuthentication` as its documentation sets it up (one user query per "
+        "request; it cannot revoke access tokens at all) and, for reference, its "
+        "`JWTStatelessUserAuthentication` (no query). Ratios are cleanexit's over each row, "
+        "within its framework.",
+        "",
+        "| app | requests/s | p50 ms | p99 ms | cleanexit's throughput ratio "
+        "| cleanexit's p99 ratio | rounds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in f["rows"]:
+        lines.append(
+            f"| {row['app']} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
+            f"{row['rps_ratio']:.2f}x | {row['p99_ratio']:.2f}x | {row['rounds']} |"
+        )
     return [*lines, ""]
 
 

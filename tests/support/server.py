@@ -165,3 +165,25 @@ def start_server(
         tmp_path / "data", port=port, env=env, workers=workers, args=args, demo=demo
     )
     return server.start()
+
+
+class CommandProcess(ServerProcess):
+    """Any server command (gunicorn, uvicorn) on ``{port}``, ready when ``ready_path`` answers
+    below 500; settings from ``CLEANEXIT_DATA_DIR`` (``data_dir``) and ``env``."""
+
+    def __init__(
+        self, argv: Sequence[str], *, cwd: Path, data_dir: Path, ready_path: str = "/healthz",
+        **kw: object,
+    ) -> None:  # fmt: skip
+        super().__init__(data_dir, demo=False, **kw)  # type: ignore[arg-type]
+        self.argv = list(argv)
+        self.cwd = cwd
+        self.ready_path = ready_path
+        self.env.setdefault("CLEANEXIT_DATA_DIR", str(data_dir))
+        self.log_path = data_dir.parent / f"app-{self.port}.log"
+
+    def command(self) -> list[str]:
+        return [part.format(port=self.port, workers=self.workers) for part in self.argv]
+
+    def ready(self) -> bool:
+        return httpx.get(self.url + self.ready_path, timeout=1.0).status_code < 500

@@ -44,13 +44,43 @@ class Guard:
     # whatever else protected routes accept: a provider's "alice" is not our "alice".
     authenticate_own = authenticate
 
+    def local(self, token: str) -> bool:
+        """Whether ``verifier.verify`` + ``check_now_threadsafe`` may check ``token`` on the
+        caller's thread (WSGI adapters); False: only ``authenticate``, on the event loop, can
+        (an external issuer's token may need its JWKS fetched, issue 11)."""
+        return True
+
     def check_now(self, claims: Revocable) -> bool:
         """``check`` without awaiting when the view may answer alone: True once decided
-        (``RevokedTokenError`` if revoked), False when ``await check(claims)`` is needed."""
+        (``RevokedTokenError`` if revoked), False when ``await check(claims)`` is needed.
+        For the thread that writes the view (the event loop); others: ``check_now_threadsafe``.
+        """
         replica = self.replica
         if replica.strict or not replica.is_fresh():
             return False
         if (reason := replica.view.reason(claims)) is not None:
+            raise _revoked(reason)
+        return True
+
+    def check_now_threadsafe(self, claims: Revocable) -> bool:
+        """``check_now`` for readers on other threads than the view's writer (WSGI request
+        threads, issue 12): a read that overlapped a write (seqlock, ``RevocationView.writes``)
+        proves nothing and answers False, so the check goes the awaiting way, on the writer's
+        thread. The event loop's own callers keep ``check_now``, which pays none of this."""
+        replica = self.replica
+        if replica.strict or not replica.is_fresh():
+            return False
+        view = replica.view
+        before = view.writes
+        if before & 1:
+            return False
+        try:
+            reason = view.reason(claims)
+        except Exception:  # a torn read of the compact arrays: ask the writer's thread
+            return False
+        if view.writes != before:
+            return False
+        if reason is not None:
             raise _revoked(reason)
         return True
 
@@ -87,6 +117,9 @@ class ProviderGuard(Guard):
         self.external = external
         self.accept_own = accept_own
         self._own_headers = verifier.header_segments() if accept_own else frozenset()
+
+    def local(self, token: str) -> bool:
+        return token.partition(".")[0] in self._own_headers  # ours, on the fast path
 
     async def authenticate(self, token: str) -> AccessClaims:
         if token.partition(".")[0] in self._own_headers:

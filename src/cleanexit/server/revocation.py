@@ -19,6 +19,11 @@ for a few tenths of a microsecond more a check (docs/benchmarks.md, figures 2 an
 Neither shape holds anything the cyclic garbage collector has to traverse per entry (strings
 and floats only, or arrays).
 
+Readers on other threads (issue 12: WSGI request threads read while the runtime's event-loop
+thread writes) use ``writes``, a seqlock counter: odd while a write is under way, bumped again
+when it ends. A read that saw the same even value before and after saw no write at all; any
+other read is retried on the writer's thread (``Guard.check_now_threadsafe``). One writer.
+
 A hash collision in the compact shape can only refuse a valid token, never admit a revoked one
 (the revoked string always hashes to its own key). Python salts ``str`` hashes per process
 (SipHash-1-3) and ``jti``/``sid`` are random values we generated and signed, so the odds are
@@ -333,9 +338,10 @@ class RevocationView:
 
     COMPACT_AT = 65_536  # entries beyond which the compact shape pays off
 
-    __slots__ = ("_compact", "_sessions", "_tokens", "_users", "_users_until")
+    __slots__ = ("_compact", "_sessions", "_tokens", "_users", "_users_until", "writes")
 
     def __init__(self) -> None:
+        self.writes = 0  # seqlock for readers on other threads: odd while a write runs
         self._tokens: dict[str, float] = {}
         self._sessions: dict[str, float] = {}
         self._users: dict[str, float] = {}  # sub -> cutoff
@@ -396,6 +402,13 @@ class RevocationView:
 
     def apply(self, revocations: Iterable[Revocation]) -> None:
         revs = revocations if isinstance(revocations, list | tuple) else list(revocations)
+        self.writes += 1
+        try:
+            self._apply(revs)
+        finally:
+            self.writes += 1
+
+    def _apply(self, revs: Sequence[Revocation]) -> None:
         if self._compact is None and len(self) + len(revs) > self.COMPACT_AT:
             self._compactify(extra=revs)
         compact = self._compact
@@ -419,6 +432,13 @@ class RevocationView:
 
     def prune(self, now: float) -> int:
         """Drop every entry that can no longer match a live token (compact: a second late)."""
+        self.writes += 1
+        try:
+            return self._prune(now)
+        finally:
+            self.writes += 1
+
+    def _prune(self, now: float) -> int:
         before = len(self)
         if self._compact is not None:
             self._compact.prune(now)
@@ -433,7 +453,10 @@ class RevocationView:
         return before - len(self)
 
     def clear(self) -> None:
+        self.writes += 1
+        writes = self.writes
         RevocationView.__init__(self)
+        self.writes = writes + 1
 
     def nbytes(self) -> int:
         """Bytes held by the compact shape's arrays, 0 in the dict shape (benchmarks)."""

@@ -6,7 +6,7 @@ this package, so a behaviour is decided once and pinned by one conformance suite
 
 from __future__ import annotations
 
-from .backchannel import BACKCHANNEL_PATH, BackchannelEndpoint
+from .backchannel import BACKCHANNEL_PATH, BackchannelEndpoint, backchannel_logout
 from .endpoints import (
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -21,6 +21,7 @@ from .endpoints import (
     parse_body,
 )
 from .errors import REALM, error_response, status_of
+from .host import Hosted, RuntimeHost, endpoints_for
 from .messages import NO_STORE, Request, Response
 
 __all__ = [
@@ -32,14 +33,18 @@ __all__ = [
     "REFRESH_COOKIE",
     "AuthEndpoints",
     "BackchannelEndpoint",
+    "Hosted",
     "LoginBody",
     "LogoutBody",
     "RefreshBody",
     "Request",
     "Response",
+    "RuntimeHost",
+    "backchannel_logout",
     "bearer",
     "check_form_token",
     "describe_validation",
+    "endpoints_for",
     "error_response",
     "parse_body",
     "status_of",

@@ -11,12 +11,12 @@ Every answer carries ``Cache-Control: no-store`` (§2.8). An adapter mounts it w
 
 from __future__ import annotations
 
-from ...errors import CleanexitError, InvalidLogoutTokenError
+from ...errors import CleanexitError, InvalidLogoutTokenError, NotFoundError
 from ...server.oidc import Providers
 from .errors import error_response
 from .messages import Response
 
-__all__ = ["BACKCHANNEL_PATH", "MAX_LOGOUT_TOKEN", "BackchannelEndpoint"]
+__all__ = ["BACKCHANNEL_PATH", "MAX_LOGOUT_TOKEN", "BackchannelEndpoint", "backchannel_logout"]
 
 BACKCHANNEL_PATH = "/backchannel-logout"
 MAX_LOGOUT_TOKEN = 8192  # the external verifier's own limit on any provider token
@@ -39,3 +39,11 @@ class BackchannelEndpoint:
         except CleanexitError as exc:
             return error_response(exc)
         return Response(200, result.to_dict())
+
+
+async def backchannel_logout(providers: Providers | None, logout_token: object) -> Response:
+    """For adapters that mount the route whatever the configuration (Flask, Django): 404
+    where no trusted issuer has a ``client_id`` to send logout tokens to."""
+    if providers is None or not providers.backchannel_logout:
+        return error_response(NotFoundError("no back-channel logout is configured here"))
+    return await BackchannelEndpoint(providers).logout(logout_token)

@@ -13,7 +13,7 @@ import binascii
 import hmac
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
@@ -87,9 +87,14 @@ def describe_validation(errors: Iterable[Mapping[str, Any]]) -> str:
 M = TypeVar("M", bound=BaseModel)
 
 
+@overload
+def parse_body(model: type[M], raw: bytes) -> M: ...
+@overload
+def parse_body(model: type[M], raw: bytes, *, optional: bool) -> M | None: ...
 def parse_body(model: type[M], raw: bytes, *, optional: bool = False) -> M | None:
-    """Validate a JSON body for adapters whose framework does not (Flask, Django)."""
-    if optional and not raw.strip():
+    """Validate a JSON body for adapters whose framework does not (Flask, Django).
+    ``optional``: an empty body or JSON ``null`` is ``None``, as FastAPI's optional bodies."""
+    if optional and raw.strip() in (b"", b"null"):
         return None
     try:
         return model.model_validate_json(raw)

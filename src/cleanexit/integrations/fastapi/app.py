@@ -18,6 +18,7 @@ from ...runtime import Runtime, build_runtime
 from ...server.tokens import AccessClaims
 from ...settings import Settings
 from .middleware import SecurityHeadersMiddleware
+from .openapi import UNAVAILABLE
 from .responses import error_response, install_error_handlers, json_response
 from .web import mount_spa
 from .wiring import auth_for, install
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def healthz() -> JSONResponse:
         return json_response({"status": "ok"})
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: UNAVAILABLE})
     async def readyz() -> JSONResponse:
         try:
             if not rt.replica.is_fresh():

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Request, Security
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.security.base import SecurityBase
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response as StarletteResponse
 
 from ...errors import CleanexitError, InvalidRequestError
@@ -37,11 +40,13 @@ from .._http import (
     describe_validation,
 )
 from .._http import Request as HttpRequest
+from .openapi import ROUTES
 from .responses import error_response, render
 
 __all__ = [
     "CSRF_COOKIE",
     "REFRESH_COOKIE",
+    "BearerClaims",
     "CleanExit",
     "LoginBody",
     "LogoutBody",
@@ -51,6 +56,21 @@ __all__ = [
 FormToken = Annotated[str, Form(min_length=1, max_length=8192)]
 FormHint = Annotated[str | None, Form(max_length=64)]  # RFC 7009 §2.1: may be ignored
 LogoutToken = Annotated[str, Form(min_length=1, max_length=8192)]  # Back-Channel Logout §2.5
+
+
+class BearerClaims(SecurityBase):
+    """``auth.require``: verified, unrevoked claims, or an RFC 6750 401 (503 when the state is
+    unsure). A ``SecurityBase``, so FastAPI documents the bearer scheme on every route that
+    depends on it."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.model = HTTPBearerModel(bearerFormat="JWT")
+        self.scheme_name = "bearer"
+        self.guard = guard
+
+    async def __call__(self, request: Request) -> AccessClaims:
+        # The hot path: no neutral request object is built, only the header is read.
+        return await self.guard.authenticate(bearer(request.headers.get("authorization")))
 
 
 class CleanExit:
@@ -67,15 +87,12 @@ class CleanExit:
         introspection_clients: Mapping[str, str] | None = None,
         client_throttle: FailureThrottle | None = None,
         providers: Providers | None = None,
-        own_tokens: bool = True,
     ) -> None:
         """``providers``: trusted external issuers (issue 11) — their back-channel logout
-        route, and ``auth.providers.revoke_user(...)`` & co. ``own_tokens=False``: a pure
-        resource server that issues nothing, so no session routes."""
+        route, and ``auth.providers.revoke_user(...)`` & co."""
         self.service = service
         self.guard = guard
         self.providers = providers
-        self.own_tokens = own_tokens
         self.backchannel = (
             BackchannelEndpoint(providers)
             if providers is not None and providers.backchannel_logout
@@ -91,25 +108,26 @@ class CleanExit:
         )
         self.router = APIRouter(prefix="/auth", tags=["auth"], route_class=_AuthRoute)
         self.runtime: Runtime | None = None  # set by install(): the parts behind it
+        # The dependency of protected routes: `Depends(auth.require)`.
+        self.require = BearerClaims(guard)
         self._routes()
 
     # -- dependencies ----------------------------------------------------------------------
-    async def require(self, request: Request) -> AccessClaims:
-        """Verified, unrevoked claims, or an RFC 6750 401 (503 when the state is unsure)."""
-        # The hot path: no neutral request object is built, only the header is read.
-        return await self.guard.authenticate(bearer(request.headers.get("authorization")))
-
     async def optional(self, request: Request) -> AccessClaims | None:
+        """Claims when a bearer token was sent (it must then be valid), else ``None``."""
         header = request.headers.get("authorization")
         return None if header is None else await self.guard.authenticate(bearer(header))
 
-    def require_scope(self, *scopes: str) -> Callable[[Request], Awaitable[AccessClaims]]:
+    def require_scope(self, *scopes: str) -> Callable[..., Awaitable[AccessClaims]]:
         """A dependency: ``require`` plus every one of ``scopes`` in the token's ``scope``
         claim, else 403 ``insufficient_scope`` (RFC 6750 §3.1)."""
         needed = tuple(scopes)
+        # Security(..., scopes=) lists them as the role names of the bearer requirement
+        # (OpenAPI 3.1), so the document says which routes need what.
+        verified = Security(self.require, scopes=list(needed))
 
-        async def dependency(request: Request) -> AccessClaims:
-            return self.endpoints.check_scopes(await self.require(request), needed)
+        async def dependency(claims: AccessClaims = verified) -> AccessClaims:
+            return self.endpoints.check_scopes(claims, needed)
 
         dependency.__name__ = f"require_scope_{'_'.join(needed)}"
         return dependency
@@ -131,19 +149,24 @@ class CleanExit:
 
     # -- routes ----------------------------------------------------------------------------
     def _routes(self) -> None:
-        r = self.router
         if self.backchannel is not None:  # issue 11: the provider's logout calls
-            r.add_api_route(BACKCHANNEL_PATH, self.backchannel_logout, methods=["POST"])
-        if not self.own_tokens:
-            return  # CLEANEXIT_ACCEPT=external: no session of ours to start, list or end
+            docs = ROUTES["backchannel_logout"]
+            self.router.add_api_route(
+                BACKCHANNEL_PATH, self.backchannel_logout, methods=["POST"], **docs
+            )
+        routes: list[tuple[str, Callable[..., Any], str]] = [
+            ("/refresh", self.refresh, "POST"),
+            ("/logout", self.logout, "POST"),
+            ("/sessions", self.sessions, "GET"),
+            ("/sessions/{session_id}", self.end_session, "DELETE"),
+            ("/revoke", self.revoke, "POST"),
+            ("/introspect", self.introspect, "POST"),
+        ]
         if self.endpoints.password_login:  # an app that signs users in itself has no /login
-            r.add_api_route("/login", self.login, methods=["POST"])
-        r.add_api_route("/refresh", self.refresh, methods=["POST"])
-        r.add_api_route("/logout", self.logout, methods=["POST"])
-        r.add_api_route("/sessions", self.sessions, methods=["GET"])
-        r.add_api_route("/sessions/{session_id}", self.end_session, methods=["DELETE"])
-        r.add_api_route("/revoke", self.revoke, methods=["POST"])
-        r.add_api_route("/introspect", self.introspect, methods=["POST"])
+            routes.insert(0, ("/login", self.login, "POST"))
+        for path, endpoint, method in routes:
+            docs = ROUTES[endpoint.__name__]  # what the OpenAPI document says (openapi.py)
+            self.router.add_api_route(path, endpoint, methods=[method], **docs)
 
     async def login(self, body: LoginBody, request: Request) -> JSONResponse:
         return render(await self.endpoints.login(body, _neutral(request)))
@@ -195,5 +218,11 @@ class _AuthRoute(APIRoute):
                 return error_response(InvalidRequestError(describe_validation(exc.errors())))
             except CleanexitError as exc:
                 return error_response(exc)
+            except StarletteHTTPException as exc:
+                # A body FastAPI cannot even parse (b"\x80" as JSON) is raised as this, not as
+                # a validation error: found by the conformance suite in an embedding app.
+                if exc.status_code != 400:
+                    raise
+                return error_response(InvalidRequestError("the body could not be parsed"))
 
         return route

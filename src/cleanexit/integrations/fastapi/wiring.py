@@ -23,6 +23,7 @@ from ...server.sessions import Authenticator
 from ...settings import Settings
 from .auth import CleanExit
 from .middleware import BodyLimitMiddleware
+from .openapi import document
 from .responses import on_cleanexit_error
 from .web import add_cors
 
@@ -66,6 +67,7 @@ def install(
     app.include_router(auth.router)
     app.add_exception_handler(CleanexitError, on_cleanexit_error)
     app.add_middleware(BodyLimitMiddleware, limit=rt.settings.max_body_bytes, prefix="/auth")
+    document(app)
     # CLEANEXIT_CORS_ORIGINS (issue 14): a browser app on another origin of the same site.
     # Added last, so outermost: a preflight is answered before anything else sees it.
     add_cors(app, rt.settings.cors_origin_list())
@@ -83,7 +85,6 @@ def auth_for(runtime: Runtime) -> CleanExit:
         cookie_secure=settings.refresh_cookie_secure(),
         introspection_clients=settings.introspection_credentials(),
         providers=runtime.providers,
-        own_tokens=settings.accepted()[0],
     )
     auth.runtime = runtime
     return auth

@@ -1,0 +1,3 @@
+"""``manage.py cleanexit``."""
+
+__all__: list[str] = []
