@@ -1,4 +1,4 @@
-"""Figure 7 (issue 11): an identity provider's tokens. cleanexit's verifier for an external
+"""Figure 8 (issue 11): an identity provider's tokens. cleanexit's verifier for an external
 issuer (JWKS fetched once over HTTP by its async client, then held in memory) with its full
 revocation check, side by side with PyJWT + ``PyJWKClient`` (the usual way to verify such a
 token in Python, without any revocation) and with the signature primitive alone; and what
@@ -36,7 +36,7 @@ from . import world
 from .harness import Budget, Progress, interleave, paired_ratio
 from .micro import _guard_loop, _sync_loop, _verifier
 
-__all__ = ["figure7"]
+__all__ = ["figure8"]
 
 OP = "https://id.bench.example/"
 AUD = "orders-api"
@@ -159,8 +159,8 @@ def _external_only(
     return lambda: loop.run_until_complete(batch())
 
 
-def figure7(progress: Progress, *, budget: Budget, entries: int = 100_000) -> dict[str, Any]:
-    progress("figure 7: an identity provider's tokens vs PyJWT + PyJWKClient (interleaved)")
+def figure8(progress: Progress, *, budget: Budget, entries: int = 100_000) -> dict[str, Any]:
+    progress("figure 8: an identity provider's tokens vs PyJWT + PyJWKClient (interleaved)")
     keys = {alg: _key(alg) for alg in ALGORITHMS}
     kids = {alg: f"{alg.lower()}-key" for alg in ALGORITHMS}
     tokens = {alg: _tokens(alg, keys[alg], kids[alg], TOKENS) for alg in ALGORITHMS}
