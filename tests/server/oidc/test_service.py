@@ -183,3 +183,20 @@ async def test_routes_about_our_sessions_never_take_a_providers_token(world: Wor
     await world.guard.authenticate_own(world.own_token())
     with pytest.raises(InvalidTokenError):
         await world.guard.authenticate_own(world.op.sign(world.op.access()))
+
+
+async def test_a_provider_whose_access_tokens_carry_no_sid() -> None:
+    """Ending a sid would stop none of its tokens: the sub of the logout token cuts them off."""
+    w = world_with(access_tokens_have_sid=False)
+    token = w.op.sign(w.op.access(sid=None))
+    result = await w.providers.logout(logout(w.op, sid="op-s9"))
+    assert result.to_dict()["revoked"] == {"sessions": ["op-s9"], "user_cutoff": T0 + 1}
+    with pytest.raises(RevokedTokenError, match="logged out everywhere"):
+        await w.guard.authenticate(token)
+    await w.providers.stop()
+
+
+async def test_with_a_sid_only_that_session_ends(world: World) -> None:
+    """§2.4: a logout token with sid and sub ends that session, not the user's others."""
+    await world.providers.logout(logout(world.op, sid="op-s1"))
+    await world.guard.authenticate(world.op.sign(world.op.access(sid="op-s2", jti="j2")))

@@ -35,7 +35,9 @@ class TrustedIssuer:
     session) is kept that long. ``client_id``: this application's client id at the provider,
     the ``aud`` of its back-channel logout tokens; unset, none are accepted from it.
     ``require_logout_typ``: refuse logout tokens without ``typ: logout+jwt`` (turn it off only
-    for a provider that predates the final spec). ``logout_max_age``: how old a logout token's
+    for a provider that predates the final spec). ``access_tokens_have_sid``: whether its
+    access tokens name their session; if not, ending a ``sid`` would stop none of them, so a
+    logout token that also carries ``sub`` sets the user cutoff instead. ``logout_max_age``: how old a logout token's
     ``iat`` may be. ``jwks_cache_ttl`` / ``jwks_refresh_cooldown``: how long fetched keys are
     used before a refresh, and the least time between two fetches (an unknown ``kid`` asks for
     one, so made-up ``kid``\\s cannot make us hammer the provider).
@@ -49,6 +51,7 @@ class TrustedIssuer:
     max_token_lifetime: int = 3600
     client_id: str | None = None
     require_logout_typ: bool = True
+    access_tokens_have_sid: bool = True
     logout_max_age: int = 300
     jwks_cache_ttl: float = 300.0
     jwks_refresh_cooldown: float = 10.0

@@ -115,29 +115,41 @@ class Providers:
         sub)`` cutoff — in the store and this process's view; ``InvalidLogoutTokenError``
         for a token that fails any check, or that was used before (on any instance)."""
         now = self._clock()
-        token = await read_logout_token(logout_token, self.verifier, now=now, leeway=self.leeway)
+        token = await read_logout_token(
+            logout_token, self.verifier, now=now, leeway=self.leeway
+        )
         used = Revocation.token(token.issuer.issuer, token.jti, expires_at=token.replay_until)
-        result, revocation = self._from_logout(token, now)
-        recorded = await self.store.record([used, revocation], now=now, once=True)
+        result, revocations = self._from_logout(token, now)
+        recorded = await self.store.record([used, *revocations], now=now, once=True)
         if not recorded[0]:
             raise InvalidLogoutTokenError("logout token refused: already used (jti replayed)")
-        self._apply([used, revocation])
+        self._apply([used, *revocations])
         log.info("back-channel logout from %s: %s %s", result.issuer, result.kind, result.value)
-        return replace(result, recorded=recorded[1])
+        return replace(result, recorded=any(recorded[1:]))
 
-    def _from_logout(self, token: LogoutToken, now: float) -> tuple[ProviderRevocation, Revocation]:
-        iss, lifetime = token.issuer.issuer, token.issuer.max_token_lifetime
+    def _from_logout(
+        self, token: LogoutToken, now: float
+    ) -> tuple[ProviderRevocation, list[Revocation]]:
+        issuer = token.issuer
+        iss = issuer.issuer
         # The provider's clock wrote iat in both tokens: its own "now" is the cutoff, so a
         # skew between its clock and ours neither spares an old token nor condemns a new one.
-        moment = max(now, token.iat)
-        until = moment + lifetime + self.leeway + 1
+        until = max(now, token.iat) + issuer.max_token_lifetime + self.leeway + 1
+        revocations = []
         if token.sid is not None:  # §2.4: with a sid, that session only
-            rev = Revocation.provider_session(iss, token.sid, expires_at=until)
-            return ProviderRevocation(iss, "session", token.sid, until, True), rev
-        assert token.sub is not None
-        cutoff = float(int(token.iat) + 1)  # whole seconds: refuse the logout's own second
-        rev = Revocation.provider_user(iss, token.sub, cutoff=cutoff, expires_at=until)
-        return ProviderRevocation(iss, "user", token.sub, until, True, cutoff), rev
+            revocations.append(Revocation.provider_session(iss, token.sid, expires_at=until))
+        cutoff = None
+        if token.sub is not None and (token.sid is None or not issuer.access_tokens_have_sid):
+            # Without a sid, every session of the user (§2.4); with one the provider's access
+            # tokens do not carry, the user's tokens are the only ones that can be told apart.
+            cutoff = float(int(token.iat) + 1)  # whole seconds: the logout's own second too
+            revocations.append(
+                Revocation.provider_user(iss, token.sub, cutoff=cutoff, expires_at=until)
+            )
+        kind: Kind = "session" if token.sid is not None else "user"
+        value = token.sid if token.sid is not None else token.sub
+        assert value is not None
+        return ProviderRevocation(iss, kind, value, until, True, cutoff), revocations
 
     # -- revocation from outside ---------------------------------------------------------
     async def revoke_user(self, iss: str, sub: str) -> ProviderRevocation:
