@@ -37,10 +37,11 @@ class TrustedIssuer:
     ``require_logout_typ``: refuse logout tokens without ``typ: logout+jwt`` (turn it off only
     for a provider that predates the final spec). ``access_tokens_have_sid``: whether its
     access tokens name their session; if not, ending a ``sid`` would stop none of them, so a
-    logout token that also carries ``sub`` sets the user cutoff instead. ``logout_max_age``: how old a logout token's
-    ``iat`` may be. ``jwks_cache_ttl`` / ``jwks_refresh_cooldown``: how long fetched keys are
-    used before a refresh, and the least time between two fetches (an unknown ``kid`` asks for
-    one, so made-up ``kid``\\s cannot make us hammer the provider).
+    logout token that also carries ``sub`` sets the user cutoff instead. ``logout_max_age``:
+    how old a logout token's ``iat`` may be. ``jwks_cache_ttl`` / ``jwks_refresh_cooldown``:
+    how long fetched keys are used before a refresh, and the least time between two fetches
+    (an unknown ``kid`` asks for one, so made-up ``kid``\\s cannot make us hammer the
+    provider).
     """
 
     issuer: str

@@ -115,9 +115,7 @@ class Providers:
         sub)`` cutoff — in the store and this process's view; ``InvalidLogoutTokenError``
         for a token that fails any check, or that was used before (on any instance)."""
         now = self._clock()
-        token = await read_logout_token(
-            logout_token, self.verifier, now=now, leeway=self.leeway
-        )
+        token = await read_logout_token(logout_token, self.verifier, now=now, leeway=self.leeway)
         used = Revocation.token(token.issuer.issuer, token.jti, expires_at=token.replay_until)
         result, revocations = self._from_logout(token, now)
         recorded = await self.store.record([used, *revocations], now=now, once=True)
