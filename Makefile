@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# System services the real-component tests need: redis-server, Chromium, Node.
+# System services the real-component tests need: redis-server, PostgreSQL, Chromium, Node.
 system-deps:
 	@bash scripts/system-deps.sh
 
@@ -29,7 +29,7 @@ run: $(STAMP)
 
 test: $(STAMP) system-deps
 	@bash scripts/web-deps.sh
-	@echo "==> pytest (real uvicorn, real SQLite, real redis-server, real Chromium)"
+	@echo "==> pytest (real uvicorn, real SQLite, real redis-server, real PostgreSQL, real Chromium)"
 	@$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 check: $(STAMP)

@@ -1,7 +1,8 @@
 """``python -m benchmarks [--quick]``: every figure, then docs/benchmarks.md and the chart.
 
 Each section has a time budget, so the whole run stays under ten minutes on two cores; a
-section that cannot run (no wrk, no redis-server, no client SDK) is reported as pending.
+section that cannot run (no wrk, no redis-server, no PostgreSQL, no client SDK) is reported as
+pending.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"cleanexit benchmarks on {results['machine']['cpu']}")
     # Memory first, in a process that has built nothing yet: no leftovers in the collections.
     _section(results, progress, "figure4mem", lambda: micro.memory_per_entry(progress, big))
-    with _redis(results, progress) as redis_url:
+    with _redis(results, progress) as redis_url, _postgres(results, progress) as pg_url:
         _section(results, progress, "micro", lambda: micro.run(
-            progress, entries=big, redis_url=redis_url, budget=90 * scale))  # fmt: skip
+            progress, entries=big, redis_url=redis_url, postgres_url=pg_url,
+            budget=90 * scale))  # fmt: skip
         if http.wrk_available():
             _section(results, progress, "figure3", lambda: http.figure3(
                 progress, redis_url=redis_url, seconds=seconds, rounds=rounds,
@@ -54,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             results["notes"].append("Figures 3, 4 and 7 (HTTP) need wrk: `make system-deps`.")
         _section(results, progress, "figure5", lambda: propagation.figure5(
-            progress, redis_url=redis_url, trials=100 if not quick else 8,
-            budget=Budget(60 * scale)))  # fmt: skip
+            progress, redis_url=redis_url, postgres_url=pg_url, trials=100 if not quick else 8,
+            budget=Budget(75 * scale)))  # fmt: skip
         _section(results, progress, "figure8", lambda: providers.figure8(
             progress, budget=Budget(40 * scale), entries=big // 10))  # fmt: skip
         if importlib.util.find_spec("cleanexit.client") is not None:
@@ -84,6 +86,21 @@ def _redis(results: dict[str, Any], progress: Progress) -> Iterator[str | None]:
             yield url
     except RuntimeError as exc:
         results["redis_pending"] = str(exc)
+        yield None
+
+
+@contextlib.contextmanager
+def _postgres(results: dict[str, Any], progress: Progress) -> Iterator[str | None]:
+    if importlib.util.find_spec("psycopg") is None:
+        results["postgres_pending"] = "psycopg is not installed (pip install 'cleanexit[postgres]')"
+        yield None
+        return
+    try:
+        with world.postgres_server() as url:
+            progress(f"PostgreSQL at {url}")
+            yield url
+    except RuntimeError as exc:
+        results["postgres_pending"] = str(exc)
         yield None
 
 

@@ -235,14 +235,16 @@ class Micro:
         return {"rows": rows, "extras": extras, "entries": len(self.view_big)}
 
     # -- figure 2 -------------------------------------------------------------------------
-    def figure2(self, budget: Budget, redis_url: str | None) -> dict[str, Any]:
+    def figure2(
+        self, budget: Budget, redis_url: str | None, postgres_url: str | None = None
+    ) -> dict[str, Any]:
         self.progress("figure 2: cost of the revocation check per replica mode (interleaved)")
         verify = _verifier(self.rings["HS256"]).verify
         replicas: dict[str, tuple[Store, Replica]] = {}
         stores: list[Store] = []
         sizes = ((_size(10_000), self.view_small), (_size(self.entries), self.view_big))
         for size, view in sizes:
-            for mode, store in self._stores(size, redis_url):
+            for mode, store in self._stores(size, redis_url, postgres_url):
                 replicas[f"{mode}, {size}"] = (store, _run(self.loop, _replica(store, view)))
                 stores.append(store)
         if redis_url is not None:
@@ -258,7 +260,7 @@ class Micro:
             variants[f"{name} (await)"] = _guard_loop(self.loop, guard, self.live, 2)
             variants[name] = _check_loop(guard, self.live, 2)
         # Between batches the event loop runs a moment, as it does between requests: the
-        # Redis tailer reads its heartbeats and the replica stays fresh.
+        # Redis tailer and the PostgreSQL poll read their heartbeats; the replicas stay fresh.
         idle = lambda: _run(self.loop, asyncio.sleep(0.005))  # noqa: E731
         results = interleave(variants, rounds=15, budget=budget, between=idle)
         for _, replica in replicas.values():
@@ -280,13 +282,20 @@ class Micro:
             )
         return {"rows": rows, "verify_us": base.median * 1e6, "rounds": len(base.rounds)}
 
-    def _stores(self, size: str, redis_url: str | None) -> list[tuple[str, Store]]:
+    def _stores(
+        self, size: str, redis_url: str | None, postgres_url: str | None
+    ) -> list[tuple[str, Store]]:
         out: list[tuple[str, Store]] = [
             ("memory", MemoryStore()),
             ("SQLite", SqliteStore(self.tmp / f"fig2-{size}" / "cleanexit.db")),
         ]
         if redis_url is not None:
             out.append(("Redis replica", self._redis_store(redis_url, "replica")))
+        if postgres_url is not None:
+            from cleanexit.server.stores.postgres import PostgresStore
+
+            schema = f"bench_{size.lower()}"  # each its own (empty) log: the view is set aside
+            out.append(("PostgreSQL replica", PostgresStore(postgres_url, schema=schema)))
         return out
 
     def _redis_store(self, url: str, mode: str) -> Store:
@@ -354,13 +363,18 @@ def _full_gc_ms() -> float:
 
 
 def run(
-    progress: Progress, *, entries: int, redis_url: str | None, budget: float
+    progress: Progress,
+    *,
+    entries: int,
+    redis_url: str | None,
+    postgres_url: str | None = None,
+    budget: float,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cleanexit-bench-") as tmp:
         micro = Micro(progress, entries=entries, tmp=Path(tmp))
         try:
             fig1 = micro.figure1(Budget(budget * 0.5))
-            fig2 = micro.figure2(Budget(budget * 0.5), redis_url)
+            fig2 = micro.figure2(Budget(budget * 0.5), redis_url, postgres_url)
         finally:
             micro.close()
     return {"figure1": fig1, "figure2": fig2}

@@ -1,7 +1,8 @@
 """Figure 5: logout on instance A, then how soon instance B refuses the same token.
 
 Two real ``cleanexit serve`` processes share one store: SQLite (one data directory: exactly
-what two workers of one server share) and Redis (the stream each instance tails). A trial logs
+what two workers of one server share), Redis (the stream each instance tails) and PostgreSQL
+(the revocation log each instance pulls when NOTIFY wakes it). A trial logs
 in on A, checks B accepts the token, logs out on A, then asks B until it answers 401; the delay
 runs from the moment logout returned to B's 401 (so it includes one request to B).
 """
@@ -39,7 +40,9 @@ def _pair(
 ) -> dict[str, Any]:
     data, logs = tmp / f"data-{name}", tmp / "logs"
     a = world.cleanexit_serve(f"{name}-A", data, logs=logs, env=env, demo=True)
-    b = world.cleanexit_serve(f"{name}-B", data, logs=logs, env=env)
+    # Both with --demo: an instance started without it retires the demo users (issue 9,
+    # finding 7), and A's logins would then fail.
+    b = world.cleanexit_serve(f"{name}-B", data, logs=logs, env=env, demo=True)
     delays, requests = [], []
     try:
         with httpx.Client(base_url=a.url) as ca, httpx.Client(base_url=b.url) as cb:
@@ -65,7 +68,12 @@ def _pair(
 
 
 def figure5(
-    progress: Progress, *, redis_url: str | None, trials: int, budget: Budget
+    progress: Progress,
+    *,
+    redis_url: str | None,
+    postgres_url: str | None = None,
+    trials: int,
+    budget: Budget,
 ) -> dict[str, Any]:
     progress("figure 5: propagation of a logout from instance A to instance B")
     rows = []
@@ -75,6 +83,8 @@ def figure5(
         if redis_url is not None:
             env = {"CLEANEXIT_STORE_URL": redis_url, "CLEANEXIT_REDIS_MODE": "replica"}
             pairs.append(("Redis replica", env))
+        if postgres_url is not None:
+            pairs.append(("PostgreSQL replica", {"CLEANEXIT_STORE_URL": postgres_url}))
         for i, (name, env) in enumerate(pairs):
             share = Budget(budget.left() / (len(pairs) - i))
             rows.append(_pair(name, tmp, env, trials, share, progress))

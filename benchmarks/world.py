@@ -1,5 +1,5 @@
 """What every benchmark shares: keys, tokens, revocation sets, and real processes (cleanexit
-serve, uvicorn reference apps, redis-server) on free loopback ports."""
+serve, uvicorn reference apps, redis-server, PostgreSQL) on free loopback ports."""
 
 from __future__ import annotations
 
@@ -221,6 +221,24 @@ def redis_server(workdir: Path) -> Iterator[str]:
     finally:
         popen.terminate()
         popen.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """A private PostgreSQL cluster on a free port (the tests' helper, which knows how to run
+    initdb as root); yields the URL of an empty database."""
+    try:
+        from tests.support.postgres_server import PostgresServer
+
+        server = PostgresServer().start()
+    except BaseException as exc:  # the helper skips (pytest's outcome) when none is installed
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise RuntimeError(f"no PostgreSQL cluster: {exc}") from None
+    try:
+        yield server.create_database("bench")
+    finally:
+        server.close()
 
 
 def fill_sqlite(data_dir: Path, revocations: Sequence[Revocation]) -> None:

@@ -1,5 +1,5 @@
-"""Shared fixtures. Real components (uvicorn processes, SQLite files, redis-server, Chromium)
-are started by the fixtures themselves; under CI (CI=true) a missing one is a failure."""
+"""Shared fixtures. Real components (uvicorn processes, SQLite files, redis-server, PostgreSQL,
+Chromium) are started by the fixtures themselves; under CI (CI=true) a missing one is a failure."""
 
 from __future__ import annotations
 
@@ -19,3 +19,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
     server = start_server(tmp_path_factory.mktemp("live"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def postgres_server():  # type: ignore[no-untyped-def]
+    """A fresh PostgreSQL cluster for one test, which may kill and restart it."""
+    from tests.support.postgres_server import PostgresServer
+
+    with PostgresServer() as server:
+        yield server

@@ -190,6 +190,14 @@ def build_runtime(
 
 def _store_options(settings: Settings) -> dict[str, object]:
     url = settings.store_url_resolved()
+    if url.startswith(("postgresql:", "postgres:")):
+        return {
+            "stale_after": settings.stale_after,
+            "fail_open": settings.fail_open,
+            "schema": settings.postgres_schema,
+            "pool_size": settings.postgres_pool_size,
+            "listen_url": settings.postgres_listen_url,
+        }
     if not url.startswith(("redis", "rediss", "unix")):
         return {}
     durable = settings.require_durable_redis

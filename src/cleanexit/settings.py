@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     store_url: str | None = None  # default: sqlite://<data_dir>/cleanexit.db
     redis_mode: Literal["replica", "strict"] = "replica"
     redis_cluster: bool = False  # Redis Cluster: two-step announcements (docs/redis.md)
+    # PostgreSQL store (docs/postgres.md): its tables' schema, the pool size per process, and
+    # a direct (session) URL for LISTEN when the store URL goes through PgBouncer.
+    postgres_schema: str = Field(default="cleanexit", pattern=r"^[a-z_][a-z0-9_]{0,39}$")
+    postgres_pool_size: int = Field(default=10, ge=1, le=1000)
+    postgres_listen_url: str | None = None
     stale_after: float = Field(default=1.0, gt=0)
     fail_open: bool = False
     production: bool = False

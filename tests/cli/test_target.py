@@ -21,6 +21,10 @@ from cleanexit.server.sessions import LogoutResult
         ("redis://:hun@ter2@h/0", "redis://***@h/0"),  # an unencoded "@" in the password
         ("rediss://h/0?password=hunter2&db=1", "rediss://h/0?password=***&db=1"),
         (
+            "postgresql://app:hun@ter2@db:5432/app?sslmode=require&sslpassword=k3y",
+            "postgresql://***@db:5432/app?sslmode=require&sslpassword=***",
+        ),
+        (
             "unix:///run/redis.sock?db=2&auth_token=hunter2",
             "unix:///run/redis.sock?db=2&auth_token=***",
         ),

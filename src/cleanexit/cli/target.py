@@ -47,7 +47,8 @@ StoreUrl = Annotated[
     typer.Option(
         "--store-url",
         envvar="CLEANEXIT_STORE_URL",
-        help="sqlite:///path.db or redis://host:6379/0 (default: sqlite://DATA_DIR/cleanexit.db)",
+        help="sqlite:///path.db, redis://host:6379/0 or postgresql://user@host/db "
+        "(default: sqlite://DATA_DIR/cleanexit.db)",
         show_default=False,
     ),
 ]

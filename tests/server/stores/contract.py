@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -101,6 +102,24 @@ class StoreContract:
         got = await store.get_session("s3")
         assert got is not None and got.sub == "bob" and got.user_agent == "pytest"
         assert await store.get_session("nope") is None
+
+    async def test_application_claims_are_kept_with_the_session(
+        self, store: Store, other: Store
+    ) -> None:
+        """Issue 10: the claims given at session start come back, JSON values intact, from
+        every read, on every handle, and through a rotation."""
+        given = {"scope": "read write", "roles": ["a", "b"], "tenant": 7, "w": {"x": 1.5}}
+        await store.create_session(replace(session("s1"), claims=given), refresh("r1", "s1"))
+        got = await other.get_session("s1")
+        assert got is not None and dict(got.claims) == given
+        found = await other.find_refresh(h("r1"))
+        assert found is not None and dict(found[1].claims) == given
+        assert [dict(s.claims) for s in await other.list_sessions("alice", now=NOW)] == [given]
+        rotation = await self.rotate(store, "r1", "r2")
+        assert rotation.session is not None and dict(rotation.session.claims) == given
+        await store.create_session(session("s2"), refresh("r3", "s2"))
+        plain = await other.get_session("s2")
+        assert plain is not None and dict(plain.claims) == {}
 
     async def test_expired_sessions_are_not_listed(self, store: Store) -> None:
         await store.create_session(session("s1", ttl=10), refresh("r1", "s1"))

@@ -33,10 +33,12 @@ __all__ = [
 
 
 def open_store(url: str, **options: object) -> Store:
-    """A store from a URL: ``memory://``, ``sqlite:///path/to/file.db``, ``redis://host:port/0``.
+    """A store from a URL: ``memory://``, ``sqlite:///path/to/file.db``, ``redis://host:port/0``,
+    ``postgresql://user@host:5432/dbname`` (or ``postgres://``).
 
     A malformed URL is a ``ConfigurationError`` here, before any connection (issue 10): redis-py
-    would fail at first use with a ``ValueError``, or quietly use database 0 for ``/1x``."""
+    would fail at first use with a ``ValueError``, or quietly use database 0 for ``/1x``; a
+    PostgreSQL URL is parsed by libpq's rules as the store is made."""
     from ...errors import ConfigurationError
 
     scheme = url.split("://", 1)[0].lower()
@@ -55,7 +57,17 @@ def open_store(url: str, **options: object) -> Store:
                 "the Redis store needs redis-py: pip install 'cleanexit[redis]'"
             ) from exc
         return RedisStore(url, **options)  # type: ignore[arg-type]
-    raise ConfigurationError(f"unknown store URL scheme {scheme!r} (memory, sqlite, redis)")
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from .postgres import PostgresStore
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ConfigurationError(
+                "the PostgreSQL store needs psycopg 3: pip install 'cleanexit[postgres]'"
+            ) from exc
+        return PostgresStore(url, **options)  # type: ignore[arg-type]
+    raise ConfigurationError(
+        f"unknown store URL scheme {scheme!r} (memory, sqlite, redis, postgresql)"
+    )
 
 
 def sqlite_path(url: str) -> Path:
