@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import frameworks, http, logout_client, micro, propagation, report, world
+from . import frameworks, http, logout_client, micro, propagation, providers, report, world
 from .harness import Budget, Progress
 
 
@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         _section(results, progress, "figure5", lambda: propagation.figure5(
             progress, redis_url=redis_url, postgres_url=pg_url, trials=100 if not quick else 8,
             budget=Budget(75 * scale)))  # fmt: skip
+        _section(results, progress, "figure8", lambda: providers.figure8(
+            progress, budget=Budget(40 * scale), entries=big // 10))  # fmt: skip
         if importlib.util.find_spec("cleanexit.client") is not None:
             _section(results, progress, "figure6", lambda: logout_client.figure6(
                 progress, trials=20 if not quick else 5, budget=Budget(20 * scale)))  # fmt: skip

@@ -17,9 +17,11 @@ from enum import Enum
 from .clock import Clock, system_clock
 from .errors import CleanexitError, ConfigurationError
 from .server.claims import ClaimsHook
+from .server.guard import Guard, ProviderGuard
 from .server.keys import KeyRing
 from .server.keystore import load_key_ring
-from .server.replica import Guard, Replica
+from .server.oidc import Providers
+from .server.replica import Replica
 from .server.sessions import Authenticator, SessionPolicy, SessionService
 from .server.stores import Store, open_store
 from .server.tokens import TokenIssuer
@@ -49,10 +51,13 @@ class Runtime:
     service: SessionService
     users: SqliteUsers | None  # None: the application brings its own users
     clock: Clock
+    providers: Providers | None = None  # trusted external issuers (issue 11)
 
     async def start(self) -> None:
         await self.store.open()
         await self.replica.start()
+        if self.providers is not None:
+            await self.providers.start()  # fetches their keys in the background
         if not self.settings.demo:
             await self.retire_demo_users()
 
@@ -102,6 +107,8 @@ class Runtime:
         return names
 
     async def stop(self) -> None:
+        if self.providers is not None:
+            await self.providers.stop()
         await self.replica.stop()
         await self.store.close()
 
@@ -138,7 +145,22 @@ def build_runtime(
         leeway=settings.leeway,
         clock=clock,
     )
-    guard = Guard(verifier=verifier, replica=replica)
+    own, external = settings.accepted()
+    providers = None
+    guard: Guard = Guard(verifier=verifier, replica=replica)
+    if settings.issuers:
+        providers = Providers(
+            issuers=settings.issuers,
+            store=store,
+            replica=replica,
+            leeway=settings.leeway,
+            clock=clock,
+        )
+    if providers is not None and external:
+        # Resource-server mode: only then does the hot path look at anything but our tokens.
+        guard = ProviderGuard(
+            verifier=verifier, replica=replica, external=providers.verifier, accept_own=own
+        )
     issuer = TokenIssuer(
         keys=keys,
         issuer=settings.issuer,
@@ -163,7 +185,7 @@ def build_runtime(
         policy=policy,
         clock=clock,
     )
-    return Runtime(settings, keys, store, replica, guard, service, users, clock)
+    return Runtime(settings, keys, store, replica, guard, service, users, clock, providers)
 
 
 def _store_options(settings: Settings) -> dict[str, object]:

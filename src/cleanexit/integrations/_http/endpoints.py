@@ -141,6 +141,11 @@ class AuthEndpoints:
         """Verified, unrevoked claims, or an RFC 6750 error (503 when the state is unsure)."""
         return await self.guard.authenticate(bearer(request.header("authorization")))
 
+    async def authenticate_own(self, request: Request) -> AccessClaims:
+        """``authenticate`` for our own tokens only: routes about our sessions (issue 11: a
+        provider's "alice" must not list or end our "alice"'s sessions)."""
+        return await self.guard.authenticate_own(bearer(request.header("authorization")))
+
     @staticmethod
     def check_scopes(claims: AccessClaims, needed: Sequence[str]) -> AccessClaims:
         if not claims.scopes.issuperset(needed):
@@ -222,7 +227,7 @@ class AuthEndpoints:
         return await self.service.logout(bearer=sent_bearer, refresh_token=refresh, scope=scope)
 
     async def sessions(self, request: Request) -> Response:
-        claims = await self.authenticate(request)
+        claims = await self.authenticate_own(request)
         listed = await self.service.sessions(claims)
         return Response(
             200,
@@ -243,7 +248,7 @@ class AuthEndpoints:
         )
 
     async def end_session(self, session_id: str, request: Request) -> Response:
-        claims = await self.authenticate(request)
+        claims = await self.authenticate_own(request)
         result = await self.service.end_session(claims, session_id)
         return Response(200, result.to_dict())
 

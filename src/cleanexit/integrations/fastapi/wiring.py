@@ -84,6 +84,7 @@ def auth_for(runtime: Runtime) -> CleanExit:
         clear_site_data=settings.clear_site_data,
         cookie_secure=settings.refresh_cookie_secure(),
         introspection_clients=settings.introspection_credentials(),
+        providers=runtime.providers,
     )
     auth.runtime = runtime
     return auth

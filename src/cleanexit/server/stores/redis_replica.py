@@ -20,7 +20,7 @@ from ..tailing import TailingReplica
 from .redis import Position
 
 if TYPE_CHECKING:
-    from ..tokens import AccessClaims
+    from ..revocation import Revocable
     from .redis import RedisFeed, RedisStore
 
 __all__ = ["StreamReplica", "StrictReplica"]
@@ -103,7 +103,7 @@ class StrictReplica(StreamReplica):
     async def catch_up(self) -> None:
         return None
 
-    async def remote_reason(self, claims: AccessClaims) -> str | None:
+    async def remote_reason(self, claims: Revocable) -> str | None:
         try:
             reason = await self.redis.strict_reason(claims, now=self._clock())
         except StoreUnavailableError as exc:
