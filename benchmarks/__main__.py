@@ -18,7 +18,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import frameworks, http, logout_client, metrics_cost, micro, propagation, report, world
+from . import (
+    frameworks,
+    http,
+    logout_client,
+    metrics_cost,
+    micro,
+    propagation,
+    providers,
+    report,
+    world,
+)
 from .harness import Budget, Progress
 
 
@@ -58,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         _section(results, progress, "figure5", lambda: propagation.figure5(
             progress, redis_url=redis_url, postgres_url=pg_url, trials=100 if not quick else 8,
             budget=Budget(75 * scale)))  # fmt: skip
-        _section(results, progress, "figure8", lambda: metrics_cost.figure8(
+        _section(results, progress, "figure8", lambda: providers.figure8(
+            progress, budget=Budget(40 * scale), entries=big // 10))  # fmt: skip
+        _section(results, progress, "figure9", lambda: metrics_cost.figure9(
             progress, seconds=seconds, rounds=rounds, budget=Budget(60 * scale),
             wrk=http.wrk_available()))  # fmt: skip
         if importlib.util.find_spec("cleanexit.client") is not None:

@@ -1,4 +1,4 @@
-"""Figure 8 (issue 15): the hot path with metrics on vs off, side by side.
+"""Figure 9 (issue 15): the hot path with metrics on vs off, side by side.
 
 In process: ``await Guard.authenticate(token)`` (metrics off) against ``await
 CountingGuard.authenticate(token)`` (metrics on: the same body plus a ``try`` and an integer
@@ -78,7 +78,7 @@ def _increment_ns() -> float:
 
 
 def in_process(progress: Progress, budget: Budget, tmp: Path) -> dict[str, Any]:
-    progress("figure 8: await authenticate, metrics off (Guard) vs on (CountingGuard)")
+    progress("figure 9: await authenticate, metrics off (Guard) vs on (CountingGuard)")
     loop = asyncio.new_event_loop()
     try:
         replica = loop.run_until_complete(_replica(tmp / "fig7" / "cleanexit.db"))
@@ -104,7 +104,7 @@ def in_process(progress: Progress, budget: Budget, tmp: Path) -> dict[str, Any]:
 def over_http(
     progress: Progress, *, seconds: float, rounds: int, budget: Budget, tmp: Path
 ) -> dict[str, Any]:
-    progress("figure 8: GET /me, cleanexit serve with metrics off vs on (interleaved)")
+    progress("figure 9: GET /me, cleanexit serve with metrics off vs on (interleaved)")
     tokens = [t for t, _ in world.issue(world.ring("HS256"), 500)]
     script = http.token_script(tmp / "tokens.lua", tokens)
     token = "bench-metrics-token-0123456789-abcdefghijklmnop"
@@ -142,7 +142,7 @@ def over_http(
     }
 
 
-def figure8(
+def figure9(
     progress: Progress, *, seconds: float, rounds: int, budget: Budget, wrk: bool
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cleanexit-bench-metrics-") as name:

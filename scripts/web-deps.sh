@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the npm packages (locked) of the browser client and of the React + Redux example app
-# when they are missing or stale. The example links @cleanexit/web from clients/web.
+# Installs the npm packages (locked) of the browser client, of the React + Redux example app and
+# of the OpenID Provider the resource-server tests run (tests/oidc/op: oidc-provider), when they
+# are missing or stale. The example links @cleanexit/web from clients/web.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 install() {
@@ -14,3 +15,4 @@ install() {
 }
 install "$root/clients/web"
 install "$root/examples/react-redux"
+install "$root/tests/oidc/op"

@@ -16,11 +16,13 @@ contains token text. The HTTP integration is the only place that turns these int
     ├── InvalidCredentialsError         invalid_credentials      wrong username or password
     ├── InvalidGrantError               invalid_grant            RFC 6749 §5.2 (refresh)
     ├── InvalidRequestError             invalid_request
+    │   └── InvalidLogoutTokenError         a back-channel logout token refused (400)
     ├── InvalidClientError              invalid_client           RFC 7662 client auth
     ├── InsufficientScopeError          insufficient_scope       RFC 6750 §3.1 (403)
     ├── CsrfError                       csrf_failed
     ├── NotFoundError                   not_found
     ├── RateLimitedError                too_many_requests        HTTP 429 + Retry-After
+    ├── KeysUnavailableError            temporarily_unavailable  no keys of a provider: fail closed
     └── StoreError                      store_error
         └── StoreUnavailableError       temporarily_unavailable  fail closed
 """
@@ -40,8 +42,10 @@ __all__ = [
     "InvalidClientError",
     "InvalidCredentialsError",
     "InvalidGrantError",
+    "InvalidLogoutTokenError",
     "InvalidRequestError",
     "InvalidTokenError",
+    "KeysUnavailableError",
     "MalformedTokenError",
     "NotFoundError",
     "RateLimitedError",
@@ -130,6 +134,13 @@ class InvalidRequestError(CleanexitError):
     default_description = "the request is malformed"
 
 
+class InvalidLogoutTokenError(InvalidRequestError):
+    """An OpenID Connect back-channel logout token that is refused: 400 (Back-Channel Logout
+    1.0 §2.8), never 401 (the caller is the provider, not a bearer) and never a 5xx."""
+
+    default_description = "invalid logout token"
+
+
 class InvalidClientError(CleanexitError):
     error_code = "invalid_client"
     default_description = "client authentication failed"
@@ -166,6 +177,15 @@ class RateLimitedError(CleanexitError):
     def __init__(self, description: str | None = None, *, retry_after: int = 1) -> None:
         super().__init__(description)
         self.retry_after = max(1, retry_after)
+
+
+class KeysUnavailableError(CleanexitError):
+    """No key of an external issuer could ever be fetched (its JWKS is unreachable and none
+    was fetched before): its tokens cannot be checked, so they are refused with 503 (fail
+    closed), never accepted unchecked. Keys fetched once are kept when a refresh fails."""
+
+    error_code = "temporarily_unavailable"
+    default_description = "the identity provider's keys cannot be fetched; try again shortly"
 
 
 class StoreError(CleanexitError):

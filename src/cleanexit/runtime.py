@@ -21,12 +21,14 @@ from .server.attempts import AttemptPolicy
 from .server.audit import AuditLog, configure_audit
 from .server.claims import ClaimsHook
 from .server.client_ip import ClientAddress, parse_networks
-from .server.counting import CountingGuard
+from .server.counting import CountingGuard, CountingProviderGuard, Counts
 from .server.events import Observer, fan_out
+from .server.guard import Guard, ProviderGuard
 from .server.keys import KeyRing
 from .server.keystore import load_key_ring
 from .server.login_throttle import LoginThrottle
-from .server.replica import Guard, Replica
+from .server.oidc import Providers
+from .server.replica import Replica
 from .server.sessions import Authenticator, SessionPolicy, SessionService
 from .server.stores import Store, open_store
 from .server.tokens import TokenIssuer
@@ -59,11 +61,14 @@ class Runtime:
     service: SessionService
     users: SqliteUsers | None  # None: the application brings its own users
     clock: Clock
+    providers: Providers | None = None  # trusted external issuers (issue 11)
     metrics: Metrics | None = None  # CLEANEXIT_METRICS (issue 15)
 
     async def start(self) -> None:
         await self.store.open()
         await self.replica.start()
+        if self.providers is not None:
+            await self.providers.start()  # fetches their keys in the background
         if not self.settings.demo:
             await self.retire_demo_users()
 
@@ -137,6 +142,8 @@ class Runtime:
         return names
 
     async def stop(self) -> None:
+        if self.providers is not None:
+            await self.providers.stop()
         await self.replica.stop()
         await self.store.close()
 
@@ -174,8 +181,26 @@ def build_runtime(
         leeway=settings.leeway,
         clock=clock,
     )
+    own, external = settings.accepted()
+    providers = None
     # With metrics on, the hot path counts in plain integers (server.counting, issue 15).
-    guard = (CountingGuard if settings.metrics else Guard)(verifier=verifier, replica=replica)
+    guard: Guard = (CountingGuard if settings.metrics else Guard)(
+        verifier=verifier, replica=replica
+    )
+    if settings.issuers:
+        providers = Providers(
+            issuers=settings.issuers,
+            store=store,
+            replica=replica,
+            leeway=settings.leeway,
+            clock=clock,
+        )
+    if providers is not None and external:
+        # Resource-server mode: only then does the hot path look at anything but our tokens.
+        kind = CountingProviderGuard if settings.metrics else ProviderGuard
+        guard = kind(
+            verifier=verifier, replica=replica, external=providers.verifier, accept_own=own
+        )
     issuer = TokenIssuer(
         keys=keys,
         issuer=settings.issuer,
@@ -203,7 +228,9 @@ def build_runtime(
     )
     metrics = _metrics(settings, guard, replica)
     service.observer = _observer(settings, metrics)
-    return Runtime(settings, keys, store, replica, guard, service, users, clock, metrics)
+    if providers is not None:  # back-channel logouts and provider revocations too
+        providers.observer = service.observer
+    return Runtime(settings, keys, store, replica, guard, service, users, clock, providers, metrics)
 
 
 # -- issue 15: operations --------------------------------------------------------------------
@@ -230,7 +257,7 @@ def _metrics(settings: Settings, guard: Guard, replica: Replica) -> Metrics | No
         return None
     from .server.metrics import Metrics
 
-    assert isinstance(guard, CountingGuard)
+    assert isinstance(guard, Counts)
     return Metrics(
         guard=guard, replica=replica, multiprocess_dir=settings.metrics_multiprocess_dir()
     )

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ._secret import Secret, weakness
 from .errors import ConfigurationError
+from .server.oidc.issuer import TrustedIssuer
 
 __all__ = ["Settings"]
 
@@ -71,6 +72,11 @@ class Settings(BaseSettings):
     web_dir: Path | None = None
     # Comma-separated exact origins allowed to call the API with credentials (CORS); no `*`.
     cors_origins: str = ""
+    # Resource-server mode (issue 11): trusted external issuers, a JSON list in
+    # CLEANEXIT_ISSUERS ('[{"issuer": "https://id.example.com/", "audience": "orders-api"}]').
+    issuers: tuple[TrustedIssuer, ...] = ()
+    # Whose access tokens protected routes accept. Unset: our own, plus the issuers' if any.
+    accept: Literal["own", "external", "both"] | None = None
 
     # -- operations (issue 15): audit trail, metrics, proxies, login throttling ----------------
     audit_log: str = "stdout"  # stdout | stderr | logger | off | a file path
@@ -90,6 +96,7 @@ class Settings(BaseSettings):
         # ConfigurationError is not a ValueError: pydantic lets it through unwrapped.
         self.introspection_credentials()  # malformed entries are an error in any mode
         self.cors_origin_list()
+        self._check_issuers()
         self._check_operations()
         if self.production:
             problems = self._production_problems()
@@ -109,8 +116,29 @@ class Settings(BaseSettings):
         if self.demo:
             problems.append("demo users (--demo) have a published password")
         problems.extend(self._weak_clients())
+        problems.extend(
+            f"CLEANEXIT_ISSUERS: {url!r} is not https (its keys could be swapped in transit)"
+            for issuer in self.issuers
+            for url in issuer.insecure_urls()
+        )
         problems.extend(self._production_operations())
         return problems
+
+    def _check_issuers(self) -> None:
+        names = [issuer.issuer for issuer in self.issuers]
+        if len(set(names)) != len(names):
+            raise ConfigurationError("CLEANEXIT_ISSUERS: an issuer is listed twice")
+        if self.issuer in names:
+            raise ConfigurationError(
+                f"CLEANEXIT_ISSUERS: {self.issuer!r} is cleanexit's own issuer (CLEANEXIT_ISSUER)"
+            )
+        if self.accept == "external" and not self.issuers:
+            raise ConfigurationError("CLEANEXIT_ACCEPT=external needs CLEANEXIT_ISSUERS")
+
+    def accepted(self) -> tuple[bool, bool]:
+        """Whether protected routes accept (our own tokens, external issuers' tokens)."""
+        accept = self.accept or ("both" if self.issuers else "own")
+        return accept != "external", accept != "own" and bool(self.issuers)
 
     def _weak_clients(self) -> list[str]:
         return [
@@ -125,6 +153,12 @@ class Settings(BaseSettings):
         found = self._weak_clients()
         if self.production and self.docs:
             found.append("CLEANEXIT_DOCS=true: /docs and /openapi.json are public")
+        found.extend(
+            f"CLEANEXIT_ISSUERS: {i.issuer!r} has audience = client_id and no typ: its ID "
+            "tokens (same aud) would pass for access tokens; set typ (e.g. at+jwt)"
+            for i in self.issuers
+            if i.audience == i.client_id and i.typ is None
+        )
         if self.production and not self.login_throttle:
             found.append("CLEANEXIT_LOGIN_THROTTLE=false: nothing slows down password guessing")
         found.extend(self._weak_metrics_token())

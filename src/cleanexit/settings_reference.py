@@ -68,6 +68,10 @@ MEANINGS: dict[str, str] = {
     "web_dir": "A built single-page app served at `/` instead of the demo page.",
     "cors_origins": "Comma-separated exact origins allowed to call the API with credentials; "
     "`*` is refused.",
+    "issuers": "Resource-server mode: trusted external OpenID Providers, a JSON list "
+    '(`[{"issuer": "https://id.example.com/", "audience": "orders-api"}]`; docs/providers.md).',
+    "accept": "Whose access tokens protected routes accept: `own`, `external` or `both`. "
+    "Unset: our own, plus the issuers' when `ISSUERS` is set.",
     "audit_log": "Where the audit trail goes (one JSON line per security event): `stdout`, "
     "`stderr`, a file path (appended, 0600), `logger` (the `cleanexit.audit` logger, routed "
     "by your logging configuration) or `off`.",
@@ -160,7 +164,7 @@ def _default(field: FieldInfo) -> str:
         return "unset"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
-    if value == "":
+    if value in ("", ()):
         return "empty"
     return f"`{value}`"
 
@@ -168,9 +172,13 @@ def _default(field: FieldInfo) -> str:
 def _kind(field: FieldInfo) -> str:
     annotation: Any = field.annotation
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is not typing.Literal and len(args) == 1:
+        annotation = args[0]  # X | None: X
     if typing.get_origin(annotation) is typing.Literal:
         return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
-    base = args[0] if args else annotation
+    if typing.get_origin(annotation) is tuple:
+        return "JSON list"
+    base = annotation
     name = {"SecretStr": "secret", "Path": "path", "str": "text"}.get(
         getattr(base, "__name__", str(base)), getattr(base, "__name__", str(base))
     )

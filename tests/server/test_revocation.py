@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cleanexit.server.revocation import Revocation, RevocationKind, RevocationView
+from cleanexit.server.revocation import ProviderKeys, Revocation, RevocationKind, RevocationView
 from cleanexit.server.tokens import AccessClaims
 
 ISS = "https://auth.example"
@@ -243,3 +243,89 @@ def test_table_probing_and_deletion_wrap_around(ops: list[tuple[bool, int]]) -> 
             assert (i >= 0) == (k in model)
             if i >= 0:
                 assert table.until[i] == T0 + k + 100
+
+
+# -- issue 11: an external issuer's sids and subs are keyed by issuer ---------------------------
+OPS = ("https://op-a.example", "https://op-b.example")
+
+
+class IssuerModel:
+    """Revocations as (issuer, value) pairs, ``None`` for our own: what the view must mean."""
+
+    def __init__(self) -> None:
+        self.sessions: set[tuple[str | None, str]] = set()
+        self.tokens: set[tuple[str, str]] = set()
+        self.users: dict[tuple[str | None, str], float] = {}
+
+    def reason(self, iss: str | None, sub: str, sid: str, jti: str, iat: int) -> str | None:
+        if sid and (iss, sid) in self.sessions:
+            return "session ended"
+        if jti and (iss or ISS, jti) in self.tokens:
+            return "revoked"
+        cutoff = self.users.get((iss, sub))
+        return "logged out everywhere" if cutoff is not None and iat < cutoff else None
+
+
+def issuer_revocations() -> st.SearchStrategy[tuple[Revocation, tuple[str, Any]]]:
+    issuers = st.sampled_from([None, *OPS])
+    cutoffs = st.integers(T0 - 5, T0 + 5).map(float)
+
+    def session(iss: str | None, n: str) -> tuple[Revocation, tuple[str, Any]]:
+        until = T0 + 600
+        rev = (
+            Revocation.session(n, expires_at=until)
+            if iss is None
+            else (Revocation.provider_session(iss, n, expires_at=until))
+        )
+        return rev, ("sid", (iss, n))
+
+    def user(iss: str | None, n: str, c: float) -> tuple[Revocation, tuple[str, Any]]:
+        until = T0 + 600
+        rev = (
+            Revocation.user(n, cutoff=c, expires_at=until)
+            if iss is None
+            else (Revocation.provider_user(iss, n, cutoff=c, expires_at=until))
+        )
+        return rev, ("user", ((iss, n), c))
+
+    def token(iss: str | None, n: str) -> tuple[Revocation, tuple[str, Any]]:
+        return Revocation.token(iss or ISS, n, expires_at=T0 + 600), ("jti", (iss or ISS, n))
+
+    names = st.integers(0, 6).map(lambda n: f"id{n}")
+    return st.one_of(
+        st.builds(session, issuers, names),
+        st.builds(user, issuers, names, cutoffs),
+        st.builds(token, issuers, names),
+    )
+
+
+@pytest.mark.parametrize("compact_at", [10**9, -1])
+@given(revs=st.lists(issuer_revocations(), max_size=40))
+@FIXTURED
+def test_issuers_never_share_a_session_or_a_user(
+    revs: list[tuple[Revocation, tuple[str, Any]]], compact_at: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our "alice" and two providers' "alice" (and sessions of the same name) are three
+    people: revoking one never touches another, in either shape of the view."""
+    monkeypatch.setattr(RevocationView, "COMPACT_AT", compact_at)
+    view, model = RevocationView(), IssuerModel()
+    view.apply([rev for rev, _ in revs])
+    for _, (kind, what) in revs:
+        if kind == "sid":
+            model.sessions.add(what)
+        elif kind == "jti":
+            model.tokens.add(what)
+        else:
+            key, cutoff = what
+            model.users[key] = max(cutoff, model.users.get(key, 0.0))
+    for iss in (None, *OPS):
+        for n in ("id0", "id1", "id2"):
+            for sid, jti in ((n, ""), ("", n), ("", "")):
+                for iat in (T0 - 10, T0, T0 + 10):
+                    expected = model.reason(iss, n, sid, jti, iat)
+                    if iss is None:
+                        own = AccessClaims(ISS, "api", n, sid or "-", jti or "-", iat, iat + 60, "")
+                        assert view.reason(own) == expected
+                    else:
+                        keys = ProviderKeys.of(iss, sub=n, sid=sid, jti=jti, iat=iat)
+                        assert view.reason(keys) == expected

@@ -389,3 +389,19 @@ async def test_finding5_lowering_the_lifetime_does_not_bring_revoked_tokens_back
     with pytest.raises(RevokedTokenError):
         await second.guard.authenticate(pair.access_token)
     await store.close()
+
+
+async def test_login_does_not_fail_when_the_cutoff_cannot_be_refreshed(
+    service: SessionService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cutoff a login waits on is best effort (a stale one can only refuse the new token
+    later): a replica that cannot catch up right now must not turn a login into a 503."""
+    replica = service.guard.replica
+
+    async def unreachable() -> None:
+        raise StoreUnavailableError("feed stale")
+
+    monkeypatch.setattr(replica, "is_fresh", lambda: False)
+    monkeypatch.setattr(replica, "catch_up", unreachable)
+    pair = await service.login("alice", "pw")
+    assert pair.access_token

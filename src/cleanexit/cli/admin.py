@@ -36,11 +36,19 @@ from .target import (
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
+    from ..server.oidc import ProviderRevocation
     from ..server.sessions import LogoutResult
     from ..server.users import SqliteUsers
     from ..settings import Settings
 
-__all__ = ["EXIT_NOTHING_DONE", "preflight", "register", "revoke_report", "sessions_app"]
+__all__ = [
+    "EXIT_NOTHING_DONE",
+    "external_report",
+    "preflight",
+    "register",
+    "revoke_report",
+    "sessions_app",
+]
 
 T = TypeVar("T")
 EXIT_NOTHING_DONE = 1
@@ -171,16 +179,37 @@ def revoke(
         str | None, typer.Option("--user", help="Log this user out everywhere.")
     ] = None,
     session: Annotated[str | None, typer.Option("--session", help="End one session.")] = None,
+    issuer: Annotated[
+        str | None,
+        typer.Option(
+            "--issuer",
+            help="A trusted external issuer (CLEANEXIT_ISSUERS), with one of --sub, --sid, "
+            "--jti: revoke tokens it issued.",
+        ),
+    ] = None,
+    sub: Annotated[
+        str | None, typer.Option("--sub", help="With --issuer: every token of this user.")
+    ] = None,
+    sid: Annotated[
+        str | None, typer.Option("--sid", help="With --issuer: every token of this session.")
+    ] = None,
+    jti: Annotated[str | None, typer.Option("--jti", help="With --issuer: this token.")] = None,
     data_dir: DataDir = None,
     store_url: StoreUrl = None,
 ) -> None:
-    """Revoke a user's every session (e.g. after a password change) or one session.
+    """Revoke a user's every session (e.g. after a password change) or one session; or, with
+    --issuer, tokens an external issuer gave out (--sub, --sid or --jti).
 
-    Exits 1 when nothing was recorded: an unknown or already ended --session. --user always
-    records a cutoff (tokens issued to the user until now are refused), so it exits 0 even
-    when no session was active, and says so."""
+    Exits 1 when nothing was recorded: an unknown or already ended --session, or an --issuer
+    entry that was already recorded. --user always records a cutoff (tokens issued to the user
+    until now are refused), so it exits 0 even when no session was active, and says so."""
+    external = {"--sub": sub, "--sid": sid, "--jti": jti}
+    if issuer is not None or any(v is not None for v in external.values()):
+        if user is not None or session is not None:
+            raise typer.BadParameter("--user and --session are for cleanexit's own tokens")
+        return _revoke_external(issuer, external, data_dir, store_url)
     if (user is None) == (session is None):
-        raise typer.BadParameter("give exactly one of --user or --session")
+        raise typer.BadParameter("give exactly one of --user or --session (or --issuer ...)")
     runtime, where = _store_command(data_dir, store_url)
     service = runtime.service
     if user is not None:
@@ -194,6 +223,55 @@ def revoke(
         typer.echo(line)
     if problem:
         _fail(problem, code=EXIT_NOTHING_DONE)
+
+
+def _revoke_external(
+    issuer: str | None,
+    targets: dict[str, str | None],
+    data_dir: Path | None,
+    store_url: str | None,
+) -> None:
+    given = [(flag, value) for flag, value in targets.items() if value is not None]
+    if issuer is None or len(given) != 1:
+        raise typer.BadParameter("--issuer goes with exactly one of --sub, --sid or --jti")
+    ((flag, value),) = given
+    assert value is not None
+    runtime, where = _store_command(data_dir, store_url)
+    if issuer == runtime.settings.issuer:
+        raise ConfigurationError(
+            f"{issuer!r} is cleanexit's own issuer: use --user or --session for its tokens"
+        )
+    providers = runtime.providers
+    if providers is None:
+        raise ConfigurationError(
+            "no trusted external issuer is configured (CLEANEXIT_ISSUERS): "
+            "there is nothing of theirs to revoke"
+        )
+    act = {"--sub": providers.revoke_user, "--sid": providers.revoke_session,
+           "--jti": providers.revoke_token}[flag]  # fmt: skip
+    providers.issuer(issuer)  # an unknown issuer is a usage error, before the store is opened
+    result = _run(runtime, lambda: act(issuer, value))
+    lines, problem = external_report(result, where=where)
+    for line in lines:
+        typer.echo(line)
+    if problem:
+        _fail(problem, code=EXIT_NOTHING_DONE)
+
+
+def external_report(result: ProviderRevocation, *, where: str) -> tuple[list[str], str | None]:
+    """What ``revoke --issuer`` recorded, and the failure line when it was there already."""
+    what = {
+        "user": f"every token issued to {result.value!r} before {_when(result.cutoff or 0)}",
+        "session": f"every token of session {result.value!r}",
+        "token": f"the token with jti {result.value!r}",
+    }[result.kind]
+    if not result.recorded:
+        return [], f"nothing revoked in {where}: {what} of {result.issuer!r} was revoked already"
+    lines = [
+        f"revoked {what} of {result.issuer!r} in {where}",
+        f"  refused on every instance until {_when(result.until)} (its longest token lifetime)",
+    ]
+    return lines, None
 
 
 def revoke_report(

@@ -97,6 +97,18 @@ def _serve(data_dir: Path, host: str, port: int, workers: int, demo: bool, log_l
     echo(f"cleanexit serve: data dir {data_dir}")
     echo(f"  store      {redact(settings.store_url_resolved())}")
     echo(f"  signing    {runtime.keys.algorithm} (kid {runtime.keys.active.kid})")
+    own, external = settings.accepted()
+    for issuer in settings.issuers:  # issue 11: whose tokens are also accepted
+        logout = (
+            "back-channel logout to /auth/backchannel-logout"
+            if issuer.client_id
+            else ("no back-channel logout (no client_id)")
+        )
+        echo(
+            f"  issuer     {issuer.issuer} ({'accepted' if external else 'not accepted'}; {logout})"
+        )
+    if not own:
+        echo("  accepting  external issuers' tokens only (CLEANEXIT_ACCEPT=external)")
     if demo:
         _seed_demo(runtime.bundled_users(), host)
     cookie = "Secure" if settings.refresh_cookie_secure() else "not Secure (loopback, http)"

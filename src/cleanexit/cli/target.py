@@ -72,11 +72,17 @@ def load_settings(data_dir: Path | None = None, store_url: str | None = None) ->
     text quotes the raw input, secrets included)."""
     with server_imports():
         from pydantic import ValidationError
+        from pydantic_settings import SettingsError
 
         from ..settings import Settings
     given = {"data_dir": data_dir, "store_url": store_url}
     try:
         settings = Settings(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]
+    except SettingsError as exc:  # a JSON variable (CLEANEXIT_ISSUERS) that is not JSON
+        field = str(exc).split('"')[1] if '"' in str(exc) else "a variable"
+        raise ConfigurationError(
+            f"invalid configuration: CLEANEXIT_{field.upper()} is not valid JSON"
+        ) from None
     except ValidationError as exc:
         where = "; ".join(
             f"CLEANEXIT_{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"

@@ -168,6 +168,10 @@ class FastPath:
     def __repr__(self) -> str:
         return f"FastPath(keys={len(self._checks)})"
 
+    def headers(self) -> frozenset[str]:
+        """The header segments of our tokens that this path verifies."""
+        return frozenset(self._checks)
+
     def payload(self, token: str) -> bytes | None:
         signing_input, _, signature = token.rpartition(".")
         header, _, payload = signing_input.partition(".")

@@ -38,7 +38,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ..errors import StoreError
-from .counting import CHECK_RESULTS, REJECTION_REASONS, CountingGuard
+from .counting import CHECK_RESULTS, REJECTION_REASONS, Counts
 from .events import AuthEvent
 from .replica import Replica
 
@@ -84,7 +84,7 @@ class Metrics:
     FLUSH_EVERY = 1.0  # seconds: how far behind a multiprocess scrape may be
 
     def __init__(
-        self, *, guard: CountingGuard, replica: Replica, multiprocess_dir: str | None = None
+        self, *, guard: Counts, replica: Replica, multiprocess_dir: str | None = None
     ) -> None:
         self.guard = guard
         self.replica = replica
@@ -190,7 +190,7 @@ class _Live(Collector):
 class _Files:
     """Several processes: the guard's integers go into multiprocess counters as deltas."""
 
-    def __init__(self, guard: CountingGuard) -> None:
+    def __init__(self, guard: Counts) -> None:
         self.guard = guard
         self.checks = Counter(*_CHECKS, ["result"], registry=None)
         self.rejections = Counter(*_REJECTIONS, ["reason"], registry=None)

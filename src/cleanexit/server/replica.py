@@ -3,21 +3,22 @@
 ``Replica`` is the contract: ``is_fresh()`` is the cheap synchronous question asked on every
 request; ``catch_up()`` brings the view up to date or raises ``StoreUnavailableError`` (fail
 closed, invariant 3). ``PollingReplica`` serves stores with a cheap change marker (memory,
-SQLite); the Redis store brings its own stream-tailing and strict replicas.
+SQLite); the Redis store brings its own stream-tailing and strict replicas. The hot-path
+``Guard`` that asks them lives in ``guard.py`` (re-exported here for older imports).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from ..clock import Clock, system_clock
-from ..errors import RevokedTokenError
-from .revocation import RevocationView
+from ..errors import StoreUnavailableError
+from .guard import Guard
+from .revocation import Revocable, RevocationView
 from .stores.base import Cursor, Store
-from .tokens import AccessClaims
-from .verifier import Verifier
 
 __all__ = ["Guard", "PollingReplica", "Replica"]
 
@@ -40,14 +41,20 @@ class Replica:
     async def catch_up(self) -> None:
         raise NotImplementedError
 
-    async def remote_reason(self, claims: AccessClaims) -> str | None:
+    async def remote_reason(self, claims: Revocable) -> str | None:
         """Strict replicas only: ask the store directly."""
         return self.view.reason(claims)
 
     async def cutoff(self, sub: str) -> float | None:
-        """The user's current cutoff, fresh (a login must know it before it issues)."""
+        """The user's cutoff, as fresh as the store lets us know it right now.
+
+        Best effort on purpose: a login uses it only to avoid issuing, in the very second of a
+        "log out everywhere", a token that is born revoked. If the store cannot be reached the
+        view's value is used; a cutoff it does not know yet can only refuse the new token
+        later (fail closed), never admit an old one. Login must not fail for it."""
         if not self.is_fresh():
-            await self.catch_up()
+            with contextlib.suppress(StoreUnavailableError):
+                await self.catch_up()
         return self.view.cutoff(sub)
 
     async def start(self) -> None:
@@ -99,80 +106,3 @@ class PollingReplica(Replica):
 
     def status(self) -> dict[str, Any]:
         return {"entries": len(self.view), "mode": "replica", "cursor": self._cursor}
-
-
-class Guard:
-    """The hot path: verify the token, then ask the replica whether it was revoked.
-
-    When the replica is fresh (the common case) the answer comes from the in-process view
-    without awaiting anything: ``authenticate`` then costs one coroutine, and ``check_now`` none
-    (issue 5); only a stale or strict replica takes the awaiting path in ``check``.
-    """
-
-    def __init__(self, *, verifier: Verifier, replica: Replica) -> None:
-        self.verifier = verifier
-        self.replica = replica
-
-    async def authenticate(self, token: str) -> AccessClaims:
-        claims = self.verifier.verify(token)
-        if not self.check_now(claims):
-            await self.check(claims)
-        return claims
-
-    def check_now(self, claims: AccessClaims) -> bool:
-        """``check`` without awaiting when the view may answer alone: True once decided
-        (``RevokedTokenError`` if revoked), False when ``await check(claims)`` is needed.
-        For the thread that writes the view (the event loop); others: ``check_now_threadsafe``.
-        """
-        replica = self.replica
-        if replica.strict or not replica.is_fresh():
-            return False
-        if (reason := replica.view.reason(claims)) is not None:
-            raise _revoked(reason, claims)
-        return True
-
-    def check_now_threadsafe(self, claims: AccessClaims) -> bool:
-        """``check_now`` for readers on other threads than the view's writer (WSGI request
-        threads, issue 12): a read that overlapped a write (seqlock, ``RevocationView.writes``)
-        proves nothing and answers False, so the check goes the awaiting way, on the writer's
-        thread. The event loop's own callers keep ``check_now``, which pays none of this."""
-        replica = self.replica
-        if replica.strict or not replica.is_fresh():
-            return False
-        view = replica.view
-        before = view.writes
-        if before & 1:
-            return False
-        try:
-            reason = view.reason(claims)
-        except Exception:  # a torn read of the compact arrays: ask the writer's thread
-            return False
-        if view.writes != before:
-            return False
-        if reason is not None:
-            raise _revoked(reason, claims)
-        return True
-
-    # Counting hooks for callers that check without ``authenticate`` (the WSGI host, issue
-    # 12): nothing here; ``counting.CountingGuard`` counts (metrics on, issue 15).
-    def tally_accepted(self) -> None:
-        return None
-
-    def tally_refused(self, exc: Exception) -> None:
-        return None
-
-    async def check(self, claims: AccessClaims) -> None:
-        replica = self.replica
-        if not replica.is_fresh():
-            await replica.catch_up()
-        reason = (
-            await replica.remote_reason(claims) if replica.strict else replica.view.reason(claims)
-        )
-        if reason is not None:
-            raise _revoked(reason, claims)
-
-
-def _revoked(reason: str, claims: AccessClaims) -> RevokedTokenError:
-    exc = RevokedTokenError(f"revoked: {reason}" if reason != "revoked" else None)
-    exc.sub, exc.sid = claims.sub, claims.sid
-    return exc

@@ -4,6 +4,13 @@ It is a replica of the store (design: "Revocation state the hot path checks"). K
 from verified claims (invariant 4): ``(iss, jti)``, ``sid``, and ``sub`` with a cutoff on
 ``iat``. Every entry carries the moment it stops mattering and is pruned after it (invariant 5).
 
+Our own tokens key sessions and users by ``sid`` and ``sub`` alone (we are their only issuer).
+An external issuer's are keyed ``"<iss>\x1f<sid>"`` and ``"<iss>\x1f<sub>"`` (issue 11): two
+providers' subjects or sessions never collide with each other or with ours. The lookups read
+the same three attributes either way (``Revocable``): the external verifier hands the check a
+``ProviderKeys`` whose ``sid`` and ``sub`` are already scoped, so our own tokens' check is the
+code it always was.
+
 Two shapes, one behaviour (issue 5). Up to ``COMPACT_AT`` entries they live in plain dicts
 keyed by their strings: the fastest lookups CPython has, at about 145 bytes an entry. Past it
 they move to ``_Compact``: each key becomes the 64-bit ``hash()`` of its verified string in
@@ -30,10 +37,48 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple, Protocol
 
-from .tokens import AccessClaims
+__all__ = [
+    "ProviderKeys",
+    "Revocable",
+    "Revocation",
+    "RevocationKind",
+    "RevocationView",
+    "scoped_key",
+    "token_key",
+]
 
-__all__ = ["Revocation", "RevocationKind", "RevocationView", "token_key"]
+
+class Revocable(Protocol):
+    """What the revocation check reads: verified claims (``AccessClaims``) or their keys."""
+
+    @property
+    def iss(self) -> str: ...
+    @property
+    def sub(self) -> str: ...
+    @property
+    def sid(self) -> str: ...
+    @property
+    def jti(self) -> str: ...
+    @property
+    def iat(self) -> int: ...
+
+
+class ProviderKeys(NamedTuple):
+    """The revocation keys of an external issuer's verified token: ``sid`` and ``sub`` scoped
+    by issuer; ``sid`` / ``jti`` are empty when the token has none (nothing is ever recorded
+    under an empty one, so they match nothing)."""
+
+    iss: str
+    sub: str  # scoped_key(iss, sub)
+    sid: str  # scoped_key(iss, sid), or ""
+    jti: str  # the token's own jti, or ""; token entries are (iss, jti) already
+    iat: int
+
+    @classmethod
+    def of(cls, iss: str, *, sub: str, sid: str, jti: str, iat: int) -> ProviderKeys:
+        return cls(iss, scoped_key(iss, sub), scoped_key(iss, sid) if sid else "", jti, iat)
 
 
 class RevocationKind(StrEnum):
@@ -61,10 +106,24 @@ class Revocation:
     def user(cls, sub: str, *, cutoff: float, expires_at: float) -> Revocation:
         return cls(RevocationKind.USER, sub, expires_at, cutoff)
 
+    @classmethod
+    def provider_session(cls, iss: str, sid: str, *, expires_at: float) -> Revocation:
+        """An external issuer's session (issue 11): keyed by issuer and ``sid``."""
+        return cls(RevocationKind.SESSION, scoped_key(iss, sid), expires_at)
+
+    @classmethod
+    def provider_user(cls, iss: str, sub: str, *, cutoff: float, expires_at: float) -> Revocation:
+        """An external issuer's user cutoff (issue 11): keyed by issuer and ``sub``."""
+        return cls(RevocationKind.USER, scoped_key(iss, sub), expires_at, cutoff)
+
 
 def token_key(iss: str, jti: str) -> str:
-    # \x1f (unit separator) cannot occur in a verified iss that equals our configured issuer.
+    # \x1f (unit separator) cannot occur in a verified iss: it equals a configured issuer,
+    # and configuration refuses control characters in one.
     return f"{iss}\x1f{jti}"
+
+
+scoped_key = token_key  # "<iss>\x1f<value>": an external issuer's sid or sub, as a view key
 
 
 _MAX_UNTIL = 2**32 - 1  # seconds, as uint32: year 2106
@@ -304,7 +363,7 @@ class RevocationView:
         shape = ", compact" if c else ""
         return "RevocationView(tokens={}, sessions={}, users={}{})".format(*counts, shape)
 
-    def reason(self, claims: AccessClaims) -> str | None:
+    def reason(self, claims: Revocable) -> str | None:
         """Why these claims are refused, or ``None`` if they are not revoked."""
         compact = self._compact
         if compact is None:

@@ -31,8 +31,8 @@ from ..errors import (
 from . import events as ev
 from .claims import ClaimsHook, app_claims, check_claims_mapping
 from .events import AuthEvent, Observer
+from .guard import Guard
 from .login_throttle import LoginThrottle
-from .replica import Guard
 from .revocation import Revocation, RevocationKind
 from .stores.base import RefreshRecord, RotationRequest, RotationStatus, SessionRecord, Store
 from .tokens import (
@@ -161,8 +161,10 @@ class SessionService:
         password check, OAuth callback, magic link, passkey). ``claims`` go into every access
         token of the session, with the claims hook's on top; names cleanexit owns are refused
         (``AppClaimsError``) before anything is stored."""
-        if not isinstance(sub, str) or not 0 < len(sub) <= MAX_SUB_LENGTH:
-            raise InvalidRequestError(f"a subject is 1 to {MAX_SUB_LENGTH} characters")
+        if not isinstance(sub, str) or not 0 < len(sub) <= MAX_SUB_LENGTH or not sub.isprintable():
+            # Printable: an external issuer's subjects are keyed "<iss>\x1f<sub>" (issue 11),
+            # which no subject of ours can then spell.
+            raise InvalidRequestError(f"a subject is 1 to {MAX_SUB_LENGTH} printable characters")
         own = check_claims_mapping(claims or {})
         now = await self._past_cutoff(sub, self._clock())
         p = self.policy
@@ -536,7 +538,7 @@ class SessionService:
                 await self.revoke_session(family[1].sid, reason="rfc7009")
             return
         try:
-            claims = await self.guard.authenticate(token)
+            claims = await self.guard.authenticate_own(token)
         except InvalidTokenError:
             self._emit(kind="token_revoke", outcome="ignored")
             return  # §2.2: invalid tokens need no revocation
@@ -568,7 +570,7 @@ class SessionService:
                 "iss": self.issuer.issuer,
             }
         try:
-            claims = await self.guard.authenticate(token)
+            claims = await self.guard.authenticate_own(token)
         except InvalidTokenError:
             return {"active": False}
         return {

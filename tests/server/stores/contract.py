@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cleanexit.server.attempts import AttemptOp, AttemptPolicy, Attempts
-from cleanexit.server.revocation import Revocation, RevocationView
+from cleanexit.server.revocation import ProviderKeys, Revocation, RevocationView
 from cleanexit.server.stores import RefreshRecord, RotationStatus, SessionRecord, Store
 from cleanexit.server.stores.base import Rotation, RotationRequest
 from cleanexit.server.tokens import AccessClaims
@@ -227,6 +227,55 @@ class StoreContract:
         assert await store.revoke_token("https://issuer", "j1", expires_at=DENY) is False
         revs, _ = await store.revocations(since=None, now=NOW)
         assert revs == [Revocation.token("https://issuer", "j1", expires_at=DENY)]
+
+    # -- issue 11: revocations of an external issuer's tokens --------------------------------
+    async def test_record_external_revocations(self, store: Store) -> None:
+        op = "https://op.example"
+        sid = Revocation.provider_session(op, "ops1", expires_at=DENY)
+        user = Revocation.provider_user(op, "alice", cutoff=NOW, expires_at=DENY)
+        token = Revocation.token(op, "opj1", expires_at=DENY)
+        assert await store.record([sid, user, token], now=NOW) == [True, True, True]
+        # Nothing stronger: nothing recorded. A later cutoff or expiry: recorded.
+        assert await store.record([sid, user, token], now=NOW) == [False, False, False]
+        later = Revocation.provider_user(op, "alice", cutoff=NOW + 5, expires_at=DENY)
+        longer = Revocation.provider_session(op, "ops1", expires_at=DENY + 10)
+        assert await store.record([later, longer], now=NOW) == [True, True]
+        view = RevocationView()
+        view.apply((await store.revocations(since=None, now=NOW))[0])
+        keys = ProviderKeys.of(op, sub="alice", sid="ops1", jti="", iat=int(NOW) + 10)
+        assert view.reason(keys) == "session ended"
+        assert view.reason(keys._replace(sid="")) is None  # iat after the cutoff
+        assert view.reason(keys._replace(sid="", iat=int(NOW) + 4)) == "logged out everywhere"
+        assert view.reason(keys._replace(sid="", jti="opj1")) == "revoked"
+        # Scoped by issuer: our own "alice" and session "ops1" are someone else.
+        assert view.reason(claims(sub="alice", sid="ops1", iat=int(NOW) - 100)) is None
+
+    async def test_record_once_refuses_a_second_use_and_records_nothing(
+        self, store: Store, other: Store
+    ) -> None:
+        op = "https://op.example"
+        used = Revocation.token(op, "logout-jti", expires_at=NOW + 120)
+        first = Revocation.provider_session(op, "s-a", expires_at=DENY)
+        again = Revocation.provider_session(op, "s-b", expires_at=DENY)
+        assert await store.record([used, first], now=NOW, once=True) == [True, True]
+        # Another instance (another handle) sees the jti: refused, and s-b not recorded.
+        assert await other.record([used, again], now=NOW + 1, once=True) == [False, False]
+        keys = {r.key for r in (await store.revocations(since=None, now=NOW + 1))[0]}
+        assert keys == {used.key, first.key}
+        # Once its entry has expired the jti is unknown again (its token is refused by then).
+        later = Revocation.token(op, "logout-jti", expires_at=NOW + 300)
+        assert await store.record([later], now=NOW + 121, once=True) == [True]
+
+    async def test_record_once_is_atomic_under_concurrent_deliveries(
+        self, store: Store, other: Store
+    ) -> None:
+        op = "https://op.example"
+        used = Revocation.token(op, "raced", expires_at=NOW + 120)
+        end = Revocation.provider_session(op, "s-r", expires_at=DENY)
+        results = await asyncio.gather(
+            *(h.record([used, end], now=NOW, once=True) for h in [store, other] * 5)
+        )
+        assert sorted(r[0] for r in results) == [False] * 9 + [True]
 
     # -- change feed ------------------------------------------------------------------------
     async def test_feed_snapshot_then_incremental(self, store: Store) -> None:

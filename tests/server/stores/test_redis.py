@@ -17,7 +17,7 @@ import pytest
 
 from cleanexit.errors import ConfigurationError, StoreUnavailableError
 from cleanexit.server.replica import Guard, Replica
-from cleanexit.server.revocation import Revocation
+from cleanexit.server.revocation import ProviderKeys, Revocation
 from cleanexit.server.stores import RotationStatus, Store
 from cleanexit.server.stores.base import RotationRequest
 from cleanexit.server.stores.redis import RedisStore
@@ -188,7 +188,10 @@ async def test_replicas_on_a_cluster(cluster_redis: RedisServer, mode: str) -> N
     try:
         assert await guard_check(replica, "j1") is None
         await a.revoke_token("https://issuer", "j1", expires_at=time.time() + 600)
-        await eventually(lambda: _answers(replica, "j1", "RevokedTokenError"), timeout=STALE)
+        # Within b's freshness bound (its stale_after), the promise a replica makes.
+        await eventually(
+            lambda: _answers(replica, "j1", "RevokedTokenError"), timeout=b.stale_after
+        )
     finally:
         await replica.stop()
         await a.close()
@@ -395,6 +398,33 @@ async def test_strict_mode_refuses_on_the_very_next_request(durable_redis: Redis
         durable_redis.start()
         await eventually(lambda: _answers(replica, "j2", None))
         assert await guard_check(replica, "j1") == "RevokedTokenError"
+    finally:
+        await replica.stop()
+        await store.close()
+        await writer.close()
+
+
+async def test_strict_mode_scopes_an_external_issuers_keys(durable_redis: RedisServer) -> None:
+    """Issue 11: the one round trip of strict mode reads the issuer-scoped keys too."""
+    writer = await opened(durable_redis.url)
+    store = await opened(durable_redis.url, mode="strict")
+    replica = store.make_replica(clock=time.time)
+    await replica.start()
+    try:
+        now = time.time()
+        op = "https://op.example"
+        await writer.record(
+            [Revocation.provider_session(op, "s1", expires_at=now + 600),
+             Revocation.provider_user(op, "bob", cutoff=now, expires_at=now + 600)],
+            now=now,
+        )  # fmt: skip
+        keys = ProviderKeys.of(op, sub="alice", sid="s1", jti="", iat=int(now) - 1)
+        assert await replica.remote_reason(keys) == "session ended"
+        assert await replica.remote_reason(keys._replace(sid="")) is None
+        bob = ProviderKeys.of(op, sub="bob", sid="", jti="", iat=int(now) - 1)
+        assert await replica.remote_reason(bob) == "logged out everywhere"
+        # Our own "s1" and "bob": someone else.
+        assert await replica.remote_reason(claims(sid="s1", sub="bob", iat=int(now) - 1)) is None
     finally:
         await replica.stop()
         await store.close()

@@ -6,6 +6,7 @@ this package, so a behaviour is decided once and pinned by one conformance suite
 
 from __future__ import annotations
 
+from .backchannel import BACKCHANNEL_PATH, BackchannelEndpoint, backchannel_logout
 from .endpoints import (
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -24,12 +25,14 @@ from .host import Hosted, RuntimeHost, endpoints_for
 from .messages import NO_STORE, Request, Response
 
 __all__ = [
+    "BACKCHANNEL_PATH",
     "CSRF_COOKIE",
     "CSRF_HEADER",
     "NO_STORE",
     "REALM",
     "REFRESH_COOKIE",
     "AuthEndpoints",
+    "BackchannelEndpoint",
     "Hosted",
     "LoginBody",
     "LogoutBody",
@@ -37,6 +40,7 @@ __all__ = [
     "Request",
     "Response",
     "RuntimeHost",
+    "backchannel_logout",
     "bearer",
     "check_form_token",
     "describe_validation",

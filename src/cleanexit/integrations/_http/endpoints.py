@@ -158,6 +158,15 @@ class AuthEndpoints:
             self.refused(request, exc)
             raise
 
+    async def authenticate_own(self, request: Request) -> AccessClaims:
+        """``authenticate`` for our own tokens only: routes about our sessions (issue 11: a
+        provider's "alice" must not list or end our "alice"'s sessions)."""
+        try:
+            return await self.guard.authenticate_own(bearer(request.header("authorization")))
+        except RevokedTokenError as exc:
+            self.refused(request, exc)
+            raise
+
     @staticmethod
     def check_scopes(claims: AccessClaims, needed: Sequence[str]) -> AccessClaims:
         if not claims.scopes.issuperset(needed):
@@ -242,7 +251,7 @@ class AuthEndpoints:
         )  # fmt: skip
 
     async def sessions(self, request: Request) -> Response:
-        claims = await self.authenticate(request)
+        claims = await self.authenticate_own(request)
         listed = await self.service.sessions(claims)
         return Response(
             200,
@@ -263,7 +272,7 @@ class AuthEndpoints:
         )
 
     async def end_session(self, session_id: str, request: Request) -> Response:
-        claims = await self.authenticate(request)
+        claims = await self.authenticate_own(request)
         result = await self.service.end_session(
             claims, session_id, user_agent=request.user_agent, ip=self.client_ip(request)
         )

@@ -22,6 +22,7 @@ from ...errors import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidTokenError,
+    KeysUnavailableError,
     NotFoundError,
     RateLimitedError,
     StoreUnavailableError,
@@ -49,6 +50,7 @@ _STATUS: list[tuple[type[CleanexitError], int]] = [
     (RateLimitedError, 429),
     (ConfigurationError, 500),
     (StoreUnavailableError, 503),
+    (KeysUnavailableError, 503),  # issue 11: an external issuer's keys, fail closed
 ]
 
 
@@ -73,7 +75,7 @@ def error_response(exc: CleanexitError) -> Response:
         headers.append(("WWW-Authenticate", REALM))  # §3.1: no error code when nothing was sent
     elif isinstance(exc, InvalidClientError):
         headers.append(("WWW-Authenticate", 'Basic realm="cleanexit"'))
-    elif isinstance(exc, StoreUnavailableError):
+    elif isinstance(exc, StoreUnavailableError | KeysUnavailableError):
         headers.append(("Retry-After", "1"))
     elif isinstance(exc, RateLimitedError):
         headers.append(("Retry-After", str(exc.retry_after)))  # RFC 6585 §4

@@ -17,4 +17,5 @@ urlpatterns = [
     path("sessions/<str:session_id>", views.end_session, name="end-session"),
     path("revoke", views.revoke, name="revoke"),
     path("introspect", views.introspect, name="introspect"),
+    path("backchannel-logout", views.backchannel, name="backchannel-logout"),  # issue 11
 ]

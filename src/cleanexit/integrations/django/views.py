@@ -24,6 +24,7 @@ from .._http import (
     LoginBody,
     LogoutBody,
     RefreshBody,
+    backchannel_logout,
     check_form_token,
     parse_body,
 )
@@ -31,7 +32,16 @@ from .._http import Response as NeutralResponse
 from .host import get_host
 from .messages import neutral, render, render_error
 
-__all__ = ["end_session", "introspect", "login", "logout", "refresh", "revoke", "sessions"]
+__all__ = [
+    "backchannel",
+    "end_session",
+    "introspect",
+    "login",
+    "logout",
+    "refresh",
+    "revoke",
+    "sessions",
+]
 
 View = Callable[..., HttpResponse]
 
@@ -69,12 +79,16 @@ def _body(request: HttpRequest) -> bytes:
 
 
 def _form_token(request: HttpRequest) -> str:
+    return check_form_token(_form_field(request, "token"))
+
+
+def _form_field(request: HttpRequest, name: str) -> str | None:
     _body(request)
     try:
-        token = request.POST.get("token")
+        value: str | None = request.POST.get(name)
     except (MultiPartParserError, SuspiciousOperation, ValueError):
         raise InvalidRequestError("unreadable form body") from None
-    return check_form_token(token)
+    return value
 
 
 def _run(work: Callable[[Hosted], Awaitable[NeutralResponse]]) -> HttpResponse:
@@ -131,3 +145,10 @@ def introspect(request: HttpRequest) -> HttpResponse:
     token = _form_token(request)
     req = neutral(request)
     return _run(lambda h: h.endpoints.introspect(token, req))
+
+
+@_endpoint("POST")
+def backchannel(request: HttpRequest) -> HttpResponse:
+    """Issue 11: OpenID Connect Back-Channel Logout 1.0 (form field ``logout_token``)."""
+    token = _form_field(request, "logout_token")
+    return _run(lambda h: backchannel_logout(h.runtime.providers, token))

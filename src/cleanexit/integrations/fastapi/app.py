@@ -70,7 +70,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             store = await rt.store.ping()
         except CleanexitError as exc:
             return error_response(exc)  # the details go to the log, not the body (issue 15)
-        return json_response(readiness(store, rt.replica.status()))
+        body = readiness(store, rt.replica.status())
+        if rt.providers is not None:  # issue 11: whose keys are held, and since when
+            body["providers"] = rt.providers.status()
+        return json_response(body)
 
     @app.get("/.well-known/jwks.json")
     async def jwks() -> JSONResponse:

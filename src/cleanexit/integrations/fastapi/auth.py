@@ -23,14 +23,17 @@ from starlette.responses import Response as StarletteResponse
 from ...errors import CleanexitError, InvalidRequestError, RevokedTokenError
 from ...runtime import Runtime
 from ...server.client_ip import ClientAddress
-from ...server.replica import Guard
+from ...server.guard import Guard
+from ...server.oidc import Providers
 from ...server.sessions import SessionService
 from ...server.throttle import FailureThrottle
 from ...server.tokens import AccessClaims
 from .._http import (
+    BACKCHANNEL_PATH,
     CSRF_COOKIE,
     REFRESH_COOKIE,
     AuthEndpoints,
+    BackchannelEndpoint,
     LoginBody,
     LogoutBody,
     RefreshBody,
@@ -53,6 +56,7 @@ __all__ = [
 
 FormToken = Annotated[str, Form(min_length=1, max_length=8192)]
 FormHint = Annotated[str | None, Form(max_length=64)]  # RFC 7009 §2.1: may be ignored
+LogoutToken = Annotated[str, Form(min_length=1, max_length=8192)]  # Back-Channel Logout §2.5
 
 
 class BearerClaims(SecurityBase):
@@ -90,10 +94,19 @@ class CleanExit:
         cookie_secure: bool = True,
         introspection_clients: Mapping[str, str] | None = None,
         client_throttle: FailureThrottle | None = None,
+        providers: Providers | None = None,
         client_address: ClientAddress | None = None,
     ) -> None:
+        """``providers``: trusted external issuers (issue 11) — their back-channel logout
+        route, and ``auth.providers.revoke_user(...)`` & co."""
         self.service = service
         self.guard = guard
+        self.providers = providers
+        self.backchannel = (
+            BackchannelEndpoint(providers)
+            if providers is not None and providers.backchannel_logout
+            else None
+        )
         self.endpoints = AuthEndpoints(
             service,
             guard,
@@ -146,6 +159,11 @@ class CleanExit:
 
     # -- routes ----------------------------------------------------------------------------
     def _routes(self) -> None:
+        if self.backchannel is not None:  # issue 11: the provider's logout calls
+            docs = ROUTES["backchannel_logout"]
+            self.router.add_api_route(
+                BACKCHANNEL_PATH, self.backchannel_logout, methods=["POST"], **docs
+            )
         routes: list[tuple[str, Callable[..., Any], str]] = [
             ("/refresh", self.refresh, "POST"),
             ("/logout", self.logout, "POST"),
@@ -182,6 +200,10 @@ class CleanExit:
 
     async def introspect(self, request: Request, token: FormToken) -> JSONResponse:
         return render(await self.endpoints.introspect(token, _neutral(request)))
+
+    async def backchannel_logout(self, logout_token: LogoutToken) -> JSONResponse:
+        assert self.backchannel is not None
+        return render(await self.backchannel.logout(logout_token))
 
 
 def _neutral(request: Request) -> HttpRequest:

@@ -19,10 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ROUTES",
     "SECURITY_SCHEMES",
+    "BackchannelLogoutResponse",
     "EmptyResponse",
     "ErrorBody",
     "IntrospectionResponse",
     "LogoutResponse",
+    "ProviderRevoked",
     "Revoked",
     "SessionView",
     "SessionsResponse",
@@ -78,6 +80,18 @@ class SessionView(BaseModel):
 
 class SessionsResponse(BaseModel):
     sessions: list[SessionView]
+
+
+class ProviderRevoked(BaseModel):
+    sessions: list[str] = Field(description="the provider session (sid) ended, if any")
+    user_cutoff: float | None = Field(description="sub only: its tokens with iat before it")
+
+
+class BackchannelLogoutResponse(BaseModel):
+    """OpenID Connect Back-Channel Logout 1.0 §2.8: 200 once recorded (issue 11)."""
+
+    issuer: str
+    revoked: ProviderRevoked
 
 
 class EmptyResponse(BaseModel):
@@ -258,6 +272,21 @@ ROUTES: dict[str, dict[str, Any]] = {
             503: UNAVAILABLE,
         },
         "openapi_extra": {"security": [{"introspectionClient": []}]},
+    },
+    "backchannel_logout": {
+        "summary": "OpenID Connect Back-Channel Logout 1.0: a trusted provider ends a session",
+        "response_model": BackchannelLogoutResponse,
+        "responses": {
+            400: _error(
+                "invalid_request: the logout token was refused (which check: the description)"
+            ),
+            413: TOO_LARGE,
+            503: _error(
+                "temporarily_unavailable: the store, or the provider's keys, cannot be reached",
+                "retry",
+            ),
+        },
+        "openapi_extra": {"security": [{}]},  # the signed logout token is the credential
     },
 }
 

@@ -102,6 +102,7 @@ def auth_for(runtime: Runtime) -> CleanExit:
         clear_site_data=settings.clear_site_data,
         cookie_secure=settings.refresh_cookie_secure(),
         introspection_clients=settings.introspection_credentials(),
+        providers=runtime.providers,
         client_address=ClientAddress(parse_networks(settings.trusted_proxies)),
     )
     auth.runtime = runtime

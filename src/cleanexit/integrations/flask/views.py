@@ -20,6 +20,7 @@ from .._http import (
     LoginBody,
     LogoutBody,
     RefreshBody,
+    backchannel_logout,
     check_form_token,
     error_response,
     parse_body,
@@ -116,6 +117,11 @@ def auth_blueprint(limit: int, *, password_login: bool = True) -> Blueprint:
         token = check_form_token(request.form.get("token"))
         req = neutral()
         return _run(lambda h: h.endpoints.introspect(token, req))
+
+    @bp.post("/backchannel-logout")  # issue 11: OpenID Connect Back-Channel Logout 1.0
+    def backchannel() -> Response:
+        token = request.form.get("logout_token")
+        return _run(lambda h: backchannel_logout(h.runtime.providers, token))
 
     bp.register_error_handler(CleanexitError, on_cleanexit_error)
     bp.register_error_handler(HTTPException, _on_http_error)

@@ -42,14 +42,15 @@ local function prune_index(feed, idx, now)
 end
 
 -- Record one revocation (index = truth, stream = order). mode 'max' strengthens an existing
--- entry, 'absent' only adds a missing one. Returns 1 if anything changed (and was streamed).
+-- entry, 'absent' only adds a missing one ('once' too, and stops a PUBLISH: see there).
+-- Returns 1 if anything changed (and was streamed).
 local function publish(feed, kind, member, score, cutoff, now, mode, maxlen, maxage)
   if tonumber(score) <= tonumber(now) then return 0 end
   local idx = feed[4]
   if kind == 'sid' then idx = feed[2] elseif kind == 'jti' then idx = feed[3] end
   prune_index(feed, idx, now)
   local cur = redis.call('ZSCORE', idx, member)
-  if cur and mode == 'absent' then return 0 end
+  if cur and (mode == 'absent' or mode == 'once') then return 0 end
   local longer = (not cur) or tonumber(cur) < tonumber(score)
   if kind == 'user' then
     local old = redis.call('HGET', feed[5], member)
@@ -109,6 +110,8 @@ local out = {}
 for i = 4, #ARGV, 5 do
   out[#out + 1] = publish(feed, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[1],
     ARGV[i + 4], ARGV[2], ARGV[3])
+  -- 'once' (issue 11): a live entry means a replay, and nothing after it is recorded.
+  if ARGV[i + 4] == 'once' and out[#out] == 0 then return out end
 end
 return out
 """

@@ -241,6 +241,19 @@ class Store(abc.ABC):
         """Deny-list one access token until its exp; False if it already was."""
 
     @abc.abstractmethod
+    async def record(
+        self, revocations: Sequence[Revocation], *, now: float, once: bool = False
+    ) -> list[bool]:
+        """Record revocations of tokens this store keeps no session for — an external
+        issuer's ``(iss, jti)``, ``sid`` and ``(iss, sub)`` cutoff (issue 11) — in one atomic
+        step. For each, whether it changed anything: an entry whose live entries already
+        reach as far (expiry, and cutoff for a user) is left as it is.
+
+        ``once``: the first revocation is a token entry that must not be live yet (a
+        back-channel logout token's ``(iss, jti)``: used once only, on every instance); if it
+        is, nothing at all is recorded and every answer is False."""
+
+    @abc.abstractmethod
     async def events(self, *, sub: str | None = None, limit: int = 100) -> list[SecurityEvent]:
         """Security events, newest first."""
 

@@ -140,6 +140,33 @@ class MemoryStore(Store):
     async def revoke_token(self, iss: str, jti: str, *, expires_at: float) -> bool:
         return self._add(Revocation.token(iss, jti, expires_at=expires_at))
 
+    async def record(
+        self, revocations: Sequence[Revocation], *, now: float, once: bool = False
+    ) -> list[bool]:
+        # No await inside: atomic with respect to every other coroutine of the process.
+        revs = list(revocations)
+        if once and revs and self._reach(revs[0], now) is not None:
+            return [False] * len(revs)
+        changed = []
+        for rev in revs:
+            reach = self._reach(rev, now)
+            new = reach is None or rev.expires_at > reach[0] or rev.cutoff > reach[1]
+            if new:
+                self._append(rev)
+            changed.append(new)
+        return changed
+
+    def _reach(self, rev: Revocation, now: float) -> tuple[float, float] | None:
+        """How far the live entries of ``rev``'s key reach: (latest expiry, latest cutoff)."""
+        live = [
+            r
+            for _, r in self._log
+            if r.kind is rev.kind and r.key == rev.key and r.expires_at > now
+        ]
+        if not live:
+            return None
+        return max(r.expires_at for r in live), max(r.cutoff for r in live)
+
     def _add(self, rev: Revocation) -> bool:
         """Record a token revocation unless it already is (False then)."""
         if any(r.key == rev.key and r.kind is rev.kind for _, r in self._log):

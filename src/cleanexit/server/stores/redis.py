@@ -47,7 +47,7 @@ from .base import (
 
 if TYPE_CHECKING:
     from ..replica import Replica
-    from ..tokens import AccessClaims
+    from ..revocation import Revocable
 
 __all__ = ["FeedBatch", "Keys", "Position", "RedisFeed", "RedisStore"]
 
@@ -547,6 +547,29 @@ class RedisStore(Store):
         (added,) = await self._publish([entry], now=self._clock())
         return bool(added)
 
+    @_boundary
+    async def record(
+        self, revocations: Sequence[Revocation], *, now: float, once: bool = False
+    ) -> list[bool]:
+        # One PUBLISH script: atomic. 'max' strengthens an entry; 'once' stops the script,
+        # recording nothing, when its entry is live already (a replayed logout token).
+        entries = [
+            (
+                rev.kind.value,
+                rev.key,
+                rev.expires_at,
+                rev.cutoff,
+                "once" if once and i == 0 else "max",
+            )
+            for i, rev in enumerate(revocations)
+        ]
+        if not entries:
+            return []
+        added = await self._publish(entries, now=now)
+        if once and not added[0]:
+            return [False] * len(entries)
+        return [bool(x) for x in added]
+
     async def _publish(
         self, entries: Sequence[tuple[str, str, float, float, str]], *, now: float
     ) -> list[int]:
@@ -592,7 +615,7 @@ class RedisStore(Store):
     def change_marker(self) -> object:
         return None  # no cheap local signal: the stream replica tails instead
 
-    async def strict_reason(self, claims: AccessClaims, *, now: float) -> str | None:
+    async def strict_reason(self, claims: Revocable, *, now: float) -> str | None:
         """One round trip to the feed slot: the three lookups the view would make."""
         _, sid_idx, jti_idx, user_idx, cut, _ = self.keys.feed
         try:

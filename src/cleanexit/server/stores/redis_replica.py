@@ -20,7 +20,7 @@ from ..tailing import TailingReplica
 from .redis import Position
 
 if TYPE_CHECKING:
-    from ..tokens import AccessClaims
+    from ..revocation import Revocable
     from .redis import RedisFeed, RedisStore
 
 __all__ = ["StreamReplica", "StrictReplica"]
@@ -103,7 +103,7 @@ class StrictReplica(StreamReplica):
     async def catch_up(self) -> None:
         return None
 
-    async def remote_reason(self, claims: AccessClaims) -> str | None:
+    async def remote_reason(self, claims: Revocable) -> str | None:
         try:
             reason = await self.redis.strict_reason(claims, now=self._clock())
         except StoreUnavailableError as exc:
@@ -119,9 +119,7 @@ class StrictReplica(StreamReplica):
     async def cutoff(self, sub: str) -> float | None:
         try:
             return await self.redis.strict_cutoff(sub, now=self._clock())
-        except StoreUnavailableError:
-            if not self.fail_open:
-                raise
+        except StoreUnavailableError:  # best effort, as Replica.cutoff says
             return self.view.cutoff(sub)
 
     async def start(self) -> None:

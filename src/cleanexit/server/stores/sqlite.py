@@ -327,6 +327,28 @@ class SqliteStore(Store):
 
         return await self._run(work)
 
+    async def record(
+        self, revocations: Sequence[Revocation], *, now: float, once: bool = False
+    ) -> list[bool]:
+        revs = list(revocations)
+
+        def work() -> list[bool]:
+            changed: list[bool] = []
+            seq = None
+            with _transaction(self.db) as db:
+                if once and revs and _reach(db, revs[0], now) is not None:
+                    return [False] * len(revs)
+                for rev in revs:
+                    reach = _reach(db, rev, now)
+                    new = reach is None or rev.expires_at > reach[0] or rev.cutoff > reach[1]
+                    if new:
+                        seq = _log(db, rev)
+                    changed.append(new)
+            self._bump(seq)
+            return changed
+
+        return await self._run(work)
+
     async def events(self, *, sub: str | None = None, limit: int = 100) -> list[SecurityEvent]:
         def work() -> list[SecurityEvent]:
             rows = self.db.execute(
@@ -489,6 +511,16 @@ def _log_once(db: sqlite3.Connection, rev: Revocation) -> int | None:
         (rev.key, rev.kind.value, rev.expires_at),
     ).fetchone()
     return None if known else _log(db, rev)
+
+
+def _reach(db: sqlite3.Connection, rev: Revocation, now: float) -> tuple[float, float] | None:
+    """How far the live entries of ``rev``'s key reach: (latest expiry, latest cutoff)."""
+    row = db.execute(
+        "SELECT MAX(expires_at), MAX(cutoff) FROM revocations "
+        "WHERE key=? AND kind=? AND expires_at > ?",
+        (rev.key, rev.kind.value, now),
+    ).fetchone()
+    return None if row is None or row[0] is None else (float(row[0]), float(row[1]))
 
 
 def _log(db: sqlite3.Connection, rev: Revocation) -> int:

@@ -15,7 +15,16 @@ from ....errors import ConfigurationError, StoreUnavailableError
 from ...revocation import Revocation, RevocationKind
 from ._sql import SCHEMA_VERSION, Statements, revocation
 
-__all__ = ["Conn", "bounded", "is_retryable", "migrate", "pull", "record", "unavailable"]
+__all__ = [
+    "Conn",
+    "bounded",
+    "is_retryable",
+    "migrate",
+    "pull",
+    "record",
+    "record_reaching",
+    "unavailable",
+]
 
 T = TypeVar("T")
 Conn = AsyncConnection[Any]
@@ -123,6 +132,27 @@ async def record(conn: Conn, q: Statements, revocations: Sequence[Revocation]) -
         # A tiny payload (the new head), once per transaction: replicas read the log itself.
         await conn.execute(q.notify, (q.channel, str(head)))
     return added
+
+
+async def record_reaching(
+    conn: Conn, q: Statements, revocations: Sequence[Revocation], *, now: float, once: bool
+) -> list[bool]:
+    """``Store.record`` inside the caller's transaction: the head row is locked first, so the
+    reads below and the writes after them are one step for every other writer (a ``once``
+    entry is recorded by one transaction only)."""
+    await conn.execute(q.lock_head)
+    reaches = []
+    for rev in revocations:
+        row = await (await conn.execute(q.reach, (rev.key, rev.kind.value, now))).fetchone()
+        reaches.append(None if row is None or row[0] is None else (row[0], row[1]))
+    if once and revocations and reaches[0] is not None:
+        return [False] * len(revocations)
+    new = [
+        reach is None or rev.expires_at > reach[0] or rev.cutoff > reach[1]
+        for rev, reach in zip(revocations, reaches, strict=True)
+    ]
+    await record(conn, q, [rev for rev, is_new in zip(revocations, new, strict=True) if is_new])
+    return new
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -281,6 +281,11 @@ class Statements:
         self.token_known = (
             f"SELECT 1 FROM {s}.revocations WHERE key = %s AND kind = %s AND expires_at >= %s"
         )
+        # How far the live entries of a key reach (issue 11, Store.record).
+        self.reach = (
+            f"SELECT MAX(expires_at), MAX(cutoff) FROM {s}.revocations "
+            "WHERE key = %s AND kind = %s AND expires_at > %s"
+        )
         self.notify = "SELECT pg_notify(%s, %s)"
         # Rows and cursor in one statement, so one snapshot (issue 9 finding 2): the head
         # row comes with every live row after `since` (or alone, with NULLs, when none).

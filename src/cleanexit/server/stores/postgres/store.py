@@ -391,6 +391,14 @@ class PostgresStore(Store):
         added = await self._transaction(lambda conn: _db.record(conn, self.sql, [rev]))
         return added == [True]
 
+    async def record(
+        self, revocations: Sequence[Revocation], *, now: float, once: bool = False
+    ) -> list[bool]:
+        revs = list(revocations)
+        return await self._transaction(
+            lambda conn: _db.record_reaching(conn, self.sql, revs, now=now, once=once)
+        )
+
     async def events(self, *, sub: str | None = None, limit: int = 100) -> list[SecurityEvent]:
         async def work(conn: Conn) -> list[SecurityEvent]:
             cur = await conn.execute(self.sql.events, (sub, sub, limit))
