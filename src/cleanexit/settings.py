@@ -79,7 +79,9 @@ class Settings(BaseSettings):
     accept: Literal["own", "external", "both"] | None = None
 
     # -- operations (issue 15): audit trail, metrics, proxies, login throttling ----------------
-    audit_log: str = "stdout"  # stdout | stderr | logger | off | a file path
+    # stdout | stderr | logger | off | a file path. Unset: the `cleanexit.audit` logger (your
+    # logging configuration routes it); `cleanexit serve` makes it stdout.
+    audit_log: str = "logger"
     metrics: bool = False  # /metrics: needs metrics_address or metrics_token
     metrics_address: str | None = None  # "127.0.0.1:9464": its own listener
     metrics_token: SecretStr | None = None  # Bearer token for /metrics on the API's port

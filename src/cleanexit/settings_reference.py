@@ -74,7 +74,7 @@ MEANINGS: dict[str, str] = {
     "Unset: our own, plus the issuers' when `ISSUERS` is set.",
     "audit_log": "Where the audit trail goes (one JSON line per security event): `stdout`, "
     "`stderr`, a file path (appended, 0600), `logger` (the `cleanexit.audit` logger, routed "
-    "by your logging configuration) or `off`.",
+    "by your logging configuration) or `off`. Unset: `logger`; `cleanexit serve`: `stdout`.",
     "metrics": "Prometheus metrics. Needs `METRICS_ADDRESS` or `METRICS_TOKEN`.",
     "metrics_address": "`host:port` of a metrics listener of its own (e.g. `127.0.0.1:9464`).",
     "metrics_token": "Bearer token that `GET /metrics` on the API's port requires (at least "

@@ -173,7 +173,9 @@ def test_readiness_reports_the_replica(instances: list[ServerProcess]) -> None:
     body = httpx.get(instances[1].url + "/readyz").json()
     assert body["status"] == "ready"
     assert body["replica"]["mode"] == "replica" and body["replica"]["fresh"] is True
-    assert body["store"] == {"backend": "redis", "mode": "replica", "durable": True}
+    store = body["store"]
+    assert (store["backend"], store["mode"], store["durable"]) == ("redis", "replica", True)
+    assert "where" not in store and "redis_version" not in store  # issue 15: no host, no version
 
 
 # -- strict mode ----------------------------------------------------------------------------

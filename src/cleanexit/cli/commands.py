@@ -73,6 +73,9 @@ def serve(
     os.environ["CLEANEXIT_DEMO"] = "true" if demo else "false"
     if store_url:
         os.environ["CLEANEXIT_STORE_URL"] = store_url
+    # The standalone server's audit trail goes to its output unless configured (issue 15);
+    # an app that embeds cleanexit routes the `cleanexit.audit` logger itself.
+    os.environ.setdefault("CLEANEXIT_AUDIT_LOG", "stdout")
     with _metrics_dir(workers):
         _serve(data_dir, host, port, workers, demo, log_level)
 

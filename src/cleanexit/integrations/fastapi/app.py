@@ -100,9 +100,9 @@ _PUBLIC_REPLICA = (
 def readiness(store: dict[str, Any], replica: dict[str, Any]) -> dict[str, Any]:
     """The public /readyz body: kinds and states, no addresses or versions."""
     public_store: dict[str, Any] = {"backend": store.get("backend")}
-    for key in ("mode",):
+    for key in ("mode", "revocations"):
         if key in store:
-            public_store[key] = store[key]
+            public_store[key] = store[key]  # counts and kinds, no addresses
     for key in ("persistence", "durability"):  # Redis, PostgreSQL
         details = store.get(key)
         if isinstance(details, dict):
