@@ -112,8 +112,8 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def login(self, username: str = "alice", password: str = DEMO_PASSWORD) -> dict[str, str]:
-        response = httpx.post(
-            self.url + "/auth/login", json={"username": username, "password": password}
+        response = httpx.post(  # argon2 on a busy machine: many logins at once take a while
+            self.url + "/auth/login", json={"username": username, "password": password}, timeout=60
         )
         response.raise_for_status()
         return dict(response.json())
