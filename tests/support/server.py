@@ -139,7 +139,8 @@ class AppProcess(ServerProcess):
         self.target = target
         self.cwd = cwd
         self.env.setdefault("CLEANEXIT_DATA_DIR", str(data_dir))
-        self.log_path = cwd / f"app-{self.port}.log"
+        # Beside the data, never in the app's folder (an example in the repository).
+        self.log_path = data_dir.parent / f"app-{self.port}.log"
 
     def command(self) -> list[str]:
         return [
