@@ -18,10 +18,11 @@ from .endpoints import (
     bearer,
     check_form_token,
     describe_validation,
+    endpoints_for,
     parse_body,
 )
 from .errors import REALM, error_response, status_of
-from .host import Hosted, RuntimeHost, endpoints_for
+from .host import Hosted, RuntimeHost
 from .messages import NO_STORE, Request, Response
 
 __all__ = [

@@ -13,7 +13,7 @@ import binascii
 import hmac
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
@@ -29,13 +29,16 @@ from ...errors import (
     RateLimitedError,
     RevokedTokenError,
 )
-from ...server.client_ip import ClientAddress
+from ...server.client_ip import ClientAddress, parse_networks
 from ...server.replica import Guard
 from ...server.sessions import LogoutResult, SessionService, TokenPair
 from ...server.throttle import FailureThrottle
 from ...server.tokens import AccessClaims
 from .errors import error_response
 from .messages import Request, Response
+
+if TYPE_CHECKING:
+    from ...runtime import Runtime
 
 __all__ = [
     "CSRF_COOKIE",
@@ -48,6 +51,7 @@ __all__ = [
     "bearer",
     "check_form_token",
     "describe_validation",
+    "endpoints_for",
     "parse_body",
 ]
 
@@ -375,3 +379,17 @@ def _cookie_refresh(request: Request, *, csrf: bool) -> str | None:
         if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
             raise CsrfError()
     return token
+
+
+def endpoints_for(runtime: Runtime) -> AuthEndpoints:
+    """The ``/auth`` endpoints with every HTTP setting taken from ``runtime.settings``."""
+    settings = runtime.settings
+    return AuthEndpoints(
+        runtime.service,
+        runtime.guard,
+        clear_site_data=settings.clear_site_data,
+        cookie_secure=settings.refresh_cookie_secure(),
+        introspection_clients=settings.introspection_credentials(),
+        # X-Forwarded-For only through CLEANEXIT_TRUSTED_PROXIES (issue 15), as in FastAPI.
+        client_address=ClientAddress(parse_networks(settings.trusted_proxies)),
+    )

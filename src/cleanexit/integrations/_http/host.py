@@ -39,34 +39,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...errors import CleanexitError, StoreUnavailableError
-from ...server.client_ip import ClientAddress, parse_networks
 from ...server.guard import Guard
 from ...server.tokens import AccessClaims
-from .endpoints import AuthEndpoints, bearer
+from .endpoints import AuthEndpoints, bearer, endpoints_for
 
 if TYPE_CHECKING:
     from ...runtime import Runtime
     from ...settings import Settings
 
-__all__ = ["Hosted", "RuntimeHost", "endpoints_for"]
+__all__ = ["Hosted", "RuntimeHost"]
 
 log = logging.getLogger("cleanexit.host")
 T = TypeVar("T")
 RETRY_START = 1.0  # seconds between two attempts to start when the store is down
-
-
-def endpoints_for(runtime: Runtime) -> AuthEndpoints:
-    """The ``/auth`` endpoints with every HTTP setting taken from ``runtime.settings``."""
-    settings = runtime.settings
-    return AuthEndpoints(
-        runtime.service,
-        runtime.guard,
-        clear_site_data=settings.clear_site_data,
-        cookie_secure=settings.refresh_cookie_secure(),
-        introspection_clients=settings.introspection_credentials(),
-        # X-Forwarded-For only through CLEANEXIT_TRUSTED_PROXIES (issue 15), as in FastAPI.
-        client_address=ClientAddress(parse_networks(settings.trusted_proxies)),
-    )
 
 
 @dataclass(frozen=True, slots=True)

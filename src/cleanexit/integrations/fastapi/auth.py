@@ -96,9 +96,11 @@ class CleanExit:
         client_throttle: FailureThrottle | None = None,
         providers: Providers | None = None,
         client_address: ClientAddress | None = None,
+        endpoints: AuthEndpoints | None = None,
     ) -> None:
         """``providers``: trusted external issuers (issue 11) — their back-channel logout
-        route, and ``auth.providers.revoke_user(...)`` & co."""
+        route, and ``auth.providers.revoke_user(...)`` & co. ``endpoints``: built already
+        (``_http.endpoints_for(runtime)``: every setting applied); the options are then its."""
         self.service = service
         self.guard = guard
         self.providers = providers
@@ -107,7 +109,7 @@ class CleanExit:
             if providers is not None and providers.backchannel_logout
             else None
         )
-        self.endpoints = AuthEndpoints(
+        self.endpoints = endpoints or AuthEndpoints(
             service,
             guard,
             clear_site_data=clear_site_data,

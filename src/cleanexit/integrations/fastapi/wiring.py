@@ -20,9 +20,9 @@ from starlette.responses import Response
 from ...errors import CleanexitError
 from ...runtime import BUNDLED_USERS, Bundled, Runtime, build_runtime
 from ...server.claims import ClaimsHook
-from ...server.client_ip import ClientAddress, parse_networks
 from ...server.sessions import Authenticator
 from ...settings import Settings
+from .._http.endpoints import endpoints_for
 from .._http.metrics import MetricsEndpoint
 from .auth import CleanExit
 from .middleware import BodyLimitMiddleware
@@ -95,15 +95,10 @@ def add_metrics_route(app: FastAPI, runtime: Runtime) -> None:
 
 def auth_for(runtime: Runtime) -> CleanExit:
     """``CleanExit`` with every HTTP setting taken from ``runtime.settings``."""
-    settings = runtime.settings
+    # One mapping of settings to the endpoints' options, shared with Flask and Django.
+    endpoints = endpoints_for(runtime)
     auth = CleanExit(
-        runtime.service,
-        runtime.guard,
-        clear_site_data=settings.clear_site_data,
-        cookie_secure=settings.refresh_cookie_secure(),
-        introspection_clients=settings.introspection_credentials(),
-        providers=runtime.providers,
-        client_address=ClientAddress(parse_networks(settings.trusted_proxies)),
+        runtime.service, runtime.guard, endpoints=endpoints, providers=runtime.providers
     )
     auth.runtime = runtime
     return auth
